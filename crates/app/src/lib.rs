@@ -1,0 +1,15 @@
+//! The messenger's use-cases. Each service is built from `Arc<dyn Port>`s and knows no adapter.
+
+pub mod auth;
+pub mod chats;
+pub mod messages;
+pub mod receipts;
+mod sequencer;
+pub mod users;
+
+pub use auth::AuthService;
+pub use chats::ChatService;
+pub use messages::{MessageService, SendOutcome};
+pub use receipts::ReceiptService;
+pub use users::UserService;
+

@@ -1,0 +1,303 @@
+//! Sending messages (exactly once per client id) and reading history.
+
+use std::sync::Arc;
+
+use domain::chat::ChatRepository;
+use domain::events::{Event, EventBus};
+use domain::message::{HistoryQuery, InsertOutcome, Message, MessageRepository, MessageText, NewMessage};
+use domain::rate_limit::{RateKind, RateLimiter};
+use domain::{ChatId, ConnectionId, DomainError, UserId};
+use uuid::Uuid;
+
+use crate::sequencer::ChatSequencer;
+
+/// The answer to a send: the stored message, and whether it had been stored by an earlier send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendOutcome {
+    pub message: Message,
+    pub duplicate: bool,
+}
+
+pub struct MessageService {
+    chats: Arc<dyn ChatRepository>,
+    messages: Arc<dyn MessageRepository>,
+    bus: Arc<dyn EventBus>,
+    limiter: Arc<dyn RateLimiter>,
+    sequencer: ChatSequencer,
+}
+
+impl MessageService {
+    pub fn new(
+        chats: Arc<dyn ChatRepository>,
+        messages: Arc<dyn MessageRepository>,
+        bus: Arc<dyn EventBus>,
+        limiter: Arc<dyn RateLimiter>,
+    ) -> Self {
+        Self { chats, messages, bus, limiter, sequencer: ChatSequencer::new() }
+    }
+
+    /// Stores and broadcasts a message, once per `(sender, client_id)` whatever the concurrency.
+    /// `origin` is the connection that sent it (it gets an ack, not the broadcast).
+    ///
+    /// # Errors
+    /// `InvalidInput` for bad text, `NotFound` for an unknown chat, `Forbidden` for a non-member,
+    /// `RateLimited` over the send budget, `Conflict` when `client_id` was used for another message.
+    #[tracing::instrument(skip(self, text), fields(%sender, %chat))]
+    pub async fn send(
+        &self,
+        sender: UserId,
+        chat: ChatId,
+        text: &str,
+        client_id: Uuid,
+        origin: Option<ConnectionId>,
+    ) -> Result<SendOutcome, DomainError> {
+        let text = MessageText::new(text)?;
+        let members = self.members_of(chat, sender).await?;
+        // A duplicate must never be refused for rate: when the bucket is empty, answer from the store.
+        if let Err(limited) = self.limiter.acquire(sender, RateKind::Send) {
+            return self.answer_duplicate_or(limited, sender, chat, &text, client_id).await;
+        }
+
+        let mut turn = self.sequencer.turn(chat).await;
+        let new = NewMessage { chat_id: chat, sender_id: sender, text: text.clone(), client_id, timestamp: turn.next_timestamp() };
+        let outcome = match self.messages.insert_idempotent(new).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                self.limiter.refund(sender, RateKind::Send);
+                return Err(error);
+            }
+        };
+        match outcome {
+            InsertOutcome::Inserted(message) => {
+                let event = Event::MessageSent { message: message.clone(), members, origin };
+                // The message is stored: a bus failure must not turn the send into an error, since a
+                // retry would only be answered as a duplicate. Clients catch up through history.
+                if let Err(error) = self.bus.publish(event).await {
+                    tracing::error!(%error, message_id = %message.id, "could not publish a sent message");
+                }
+                drop(turn);
+                Ok(SendOutcome { message, duplicate: false })
+            }
+            InsertOutcome::Existing(message) => {
+                drop(turn);
+                self.limiter.refund(sender, RateKind::Send);
+                same_message(&message, chat, &text)?;
+                Ok(SendOutcome { message, duplicate: true })
+            }
+        }
+    }
+
+    /// A page of history, for members only.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown chat, `Forbidden` for a non-member.
+    #[tracing::instrument(skip(self), fields(%reader, %chat))]
+    pub async fn history(&self, reader: UserId, chat: ChatId, query: HistoryQuery) -> Result<Vec<Message>, DomainError> {
+        self.members_of(chat, reader).await?;
+        self.messages.history(chat, query).await
+    }
+
+    async fn members_of(&self, chat: ChatId, user: UserId) -> Result<Vec<UserId>, DomainError> {
+        let members = self.chats.member_ids(chat).await?.ok_or(DomainError::NotFound("chat"))?;
+        if members.contains(&user) {
+            Ok(members)
+        } else {
+            Err(DomainError::Forbidden("you are not a member of this chat"))
+        }
+    }
+
+    /// Over the limit, a retry of an already stored message is still answered as a duplicate (duplicates
+    /// are free); a genuinely new message is refused with the limit's error and nothing is stored.
+    async fn answer_duplicate_or(
+        &self,
+        limited: DomainError,
+        sender: UserId,
+        chat: ChatId,
+        text: &MessageText,
+        client_id: Uuid,
+    ) -> Result<SendOutcome, DomainError> {
+        match self.messages.find_by_client_id(sender, client_id).await? {
+            Some(message) => {
+                same_message(&message, chat, text)?;
+                Ok(SendOutcome { message, duplicate: true })
+            }
+            None => Err(limited),
+        }
+    }
+}
+
+/// A reused `client_id` must name the same message; anything else is a client bug worth reporting.
+fn same_message(original: &Message, chat: ChatId, text: &MessageText) -> Result<(), DomainError> {
+    if original.chat_id == chat && original.text == text.as_str() {
+        Ok(())
+    } else {
+        Err(DomainError::Conflict("this client_id was already used for a different message".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use domain::chat::MockChatRepository;
+    use domain::events::MockEventBus;
+    use domain::message::MockMessageRepository;
+    use domain::rate_limit::MockRateLimiter;
+    use domain::MessageId;
+
+    use super::*;
+
+    const CLIENT: Uuid = Uuid::from_u128(42);
+
+    fn stored(chat: i64, text: &str) -> Message {
+        Message {
+            id: MessageId(10),
+            chat_id: ChatId(chat),
+            sender_id: UserId(1),
+            text: text.into(),
+            timestamp: chrono::DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
+            read: false,
+            client_id: Some(CLIENT),
+        }
+    }
+
+    fn chats_with_members(members: Vec<i64>) -> MockChatRepository {
+        let mut chats = MockChatRepository::new();
+        chats
+            .expect_member_ids()
+            .returning(move |_| Ok(Some(members.iter().copied().map(UserId).collect())));
+        chats
+    }
+
+    fn open_limiter() -> MockRateLimiter {
+        let mut limiter = MockRateLimiter::new();
+        limiter.expect_acquire().returning(|_, _| Ok(()));
+        limiter
+    }
+
+    fn service(
+        chats: MockChatRepository,
+        messages: MockMessageRepository,
+        bus: MockEventBus,
+        limiter: MockRateLimiter,
+    ) -> MessageService {
+        MessageService::new(Arc::new(chats), Arc::new(messages), Arc::new(bus), Arc::new(limiter))
+    }
+
+    #[tokio::test]
+    async fn a_new_message_is_stored_once_and_broadcast_to_all_members() {
+        let mut messages = MockMessageRepository::new();
+        messages
+            .expect_insert_idempotent()
+            .withf(|m| m.client_id == CLIENT && m.text.as_str() == "hi" && m.sender_id == UserId(1))
+            .times(1)
+            .returning(|_| Ok(InsertOutcome::Inserted(stored(5, "hi"))));
+        let mut bus = MockEventBus::new();
+        let origin = ConnectionId::new();
+        bus.expect_publish()
+            .withf(move |e| matches!(e, Event::MessageSent { members, origin: Some(o), .. } if members.len() == 2 && *o == origin))
+            .times(1)
+            .returning(|_| Ok(()));
+        let outcome = service(chats_with_members(vec![1, 2]), messages, bus, open_limiter())
+            .send(UserId(1), ChatId(5), "hi", CLIENT, Some(origin))
+            .await;
+        assert_eq!(outcome.ok(), Some(SendOutcome { message: stored(5, "hi"), duplicate: false }));
+    }
+
+    #[tokio::test]
+    async fn a_repeated_client_id_answers_the_original_without_a_broadcast_or_a_token() {
+        let mut messages = MockMessageRepository::new();
+        messages.expect_insert_idempotent().returning(|_| Ok(InsertOutcome::Existing(stored(5, "hi"))));
+        let mut limiter = open_limiter();
+        limiter.expect_refund().times(1).return_const(());
+        let outcome = service(chats_with_members(vec![1, 2]), messages, MockEventBus::new(), limiter)
+            .send(UserId(1), ChatId(5), "hi", CLIENT, None)
+            .await;
+        assert_eq!(outcome.map(|o| o.duplicate).ok(), Some(true));
+    }
+
+    #[tokio::test]
+    async fn a_client_id_reused_for_other_text_or_chat_is_a_conflict() {
+        for (chat, text) in [(5, "other"), (6, "hi")] {
+            let mut messages = MockMessageRepository::new();
+            messages.expect_insert_idempotent().returning(|_| Ok(InsertOutcome::Existing(stored(5, "hi"))));
+            let mut limiter = open_limiter();
+            limiter.expect_refund().return_const(());
+            let outcome = service(chats_with_members(vec![1, 2]), messages, MockEventBus::new(), limiter)
+                .send(UserId(1), ChatId(chat), text, CLIENT, None)
+                .await;
+            assert!(matches!(outcome, Err(DomainError::Conflict(_))), "{chat} {text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn non_members_unknown_chats_and_bad_text_store_nothing() {
+        let send = |chats: MockChatRepository, text: &'static str| async move {
+            service(chats, MockMessageRepository::new(), MockEventBus::new(), MockRateLimiter::new())
+                .send(UserId(1), ChatId(5), text, CLIENT, None)
+                .await
+        };
+        assert!(matches!(send(chats_with_members(vec![2, 3]), "hi").await, Err(DomainError::Forbidden(_))));
+        let mut unknown = MockChatRepository::new();
+        unknown.expect_member_ids().returning(|_| Ok(None));
+        assert!(matches!(send(unknown, "hi").await, Err(DomainError::NotFound("chat"))));
+        assert!(matches!(send(MockChatRepository::new(), "  ").await, Err(DomainError::InvalidInput(_))));
+    }
+
+    #[tokio::test]
+    async fn over_the_limit_a_new_message_is_refused_but_a_duplicate_is_answered() {
+        let limited = || {
+            let mut limiter = MockRateLimiter::new();
+            limiter.expect_acquire().returning(|_, _| {
+                Err(DomainError::RateLimited { retry_after: std::time::Duration::from_millis(10) })
+            });
+            limiter
+        };
+        let mut fresh = MockMessageRepository::new();
+        fresh.expect_find_by_client_id().returning(|_, _| Ok(None));
+        let refused = service(chats_with_members(vec![1, 2]), fresh, MockEventBus::new(), limited())
+            .send(UserId(1), ChatId(5), "hi", CLIENT, None)
+            .await;
+        assert!(matches!(refused, Err(DomainError::RateLimited { .. })));
+
+        let mut known = MockMessageRepository::new();
+        known.expect_find_by_client_id().returning(|_, _| Ok(Some(stored(5, "hi"))));
+        let answered = service(chats_with_members(vec![1, 2]), known, MockEventBus::new(), limited())
+            .send(UserId(1), ChatId(5), "hi", CLIENT, None)
+            .await;
+        assert_eq!(answered.map(|o| o.duplicate).ok(), Some(true));
+    }
+
+    #[tokio::test]
+    async fn a_bus_failure_does_not_fail_a_stored_send() {
+        let mut messages = MockMessageRepository::new();
+        messages.expect_insert_idempotent().returning(|_| Ok(InsertOutcome::Inserted(stored(5, "hi"))));
+        let mut bus = MockEventBus::new();
+        bus.expect_publish().returning(|_| Err(DomainError::Unexpected(anyhow::anyhow!("bus down"))));
+        let outcome = service(chats_with_members(vec![1, 2]), messages, bus, open_limiter())
+            .send(UserId(1), ChatId(5), "hi", CLIENT, None)
+            .await;
+        assert_eq!(outcome.map(|o| o.duplicate).ok(), Some(false));
+    }
+
+    #[tokio::test]
+    async fn a_failed_insert_gives_the_token_back() {
+        let mut messages = MockMessageRepository::new();
+        messages.expect_insert_idempotent().returning(|_| Err(DomainError::Unexpected(anyhow::anyhow!("db down"))));
+        let mut limiter = open_limiter();
+        limiter.expect_refund().times(1).return_const(());
+        let outcome = service(chats_with_members(vec![1, 2]), messages, MockEventBus::new(), limiter)
+            .send(UserId(1), ChatId(5), "hi", CLIENT, None)
+            .await;
+        assert!(matches!(outcome, Err(DomainError::Unexpected(_))));
+    }
+
+    #[tokio::test]
+    async fn history_is_for_members_only() {
+        let mut messages = MockMessageRepository::new();
+        messages.expect_history().times(1).returning(|_, _| Ok(vec![stored(5, "hi")]));
+        let history = service(chats_with_members(vec![1, 2]), messages, MockEventBus::new(), MockRateLimiter::new());
+        assert_eq!(history.history(UserId(1), ChatId(5), HistoryQuery::default()).await.map(|m| m.len()).ok(), Some(1));
+        let outsider = history.history(UserId(3), ChatId(5), HistoryQuery::default()).await;
+        assert!(matches!(outsider, Err(DomainError::Forbidden(_))));
+    }
+}

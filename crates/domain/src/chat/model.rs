@@ -1,0 +1,124 @@
+use serde::{Deserialize, Serialize};
+
+use crate::error::DomainError;
+use crate::ids::{ChatId, MessageId, UserId};
+use crate::message::Message;
+
+const GROUP_NAME_MAX_CHARS: usize = 128;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatKind {
+    Private,
+    Group,
+}
+
+impl ChatKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Private => "private",
+            Self::Group => "group",
+        }
+    }
+}
+
+/// A member of a chat with its read pointer: every message up to it has been read by this member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user_id: UserId,
+    pub name: String,
+    pub last_read_message_id: Option<MessageId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chat {
+    pub id: ChatId,
+    pub kind: ChatKind,
+    /// The group's name; empty for a private chat, whose name depends on who looks at it.
+    pub name: String,
+    pub creator_id: Option<UserId>,
+    /// Members in the order they joined.
+    pub members: Vec<Member>,
+}
+
+impl Chat {
+    pub fn is_member(&self, user: UserId) -> bool {
+        self.members.iter().any(|m| m.user_id == user)
+    }
+
+    /// The name `viewer` sees: the group's name, or the other member's name for a private chat.
+    pub fn name_for(&self, viewer: UserId) -> &str {
+        match self.kind {
+            ChatKind::Group => &self.name,
+            ChatKind::Private => self
+                .members
+                .iter()
+                .find(|m| m.user_id != viewer)
+                .or_else(|| self.members.first())
+                .map_or("", |m| m.name.as_str()),
+        }
+    }
+}
+
+/// A chat as the chat list shows it to one member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatSummary {
+    pub chat: Chat,
+    pub last_message: Option<Message>,
+    /// Messages from other members above the viewer's read pointer.
+    pub unread_count: i64,
+}
+
+/// A group's name: trimmed, 1 to 128 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupName(String);
+
+impl GroupName {
+    /// # Errors
+    /// `InvalidInput` when empty after trimming or longer than 128 characters.
+    pub fn new(raw: &str) -> Result<Self, DomainError> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(DomainError::invalid("group name must not be empty"));
+        }
+        if name.chars().count() > GROUP_NAME_MAX_CHARS || name.chars().any(char::is_control) {
+            return Err(DomainError::invalid(format!(
+                "group name must be at most {GROUP_NAME_MAX_CHARS} printable characters"
+            )));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(id: i64, name: &str) -> Member {
+        Member { user_id: UserId(id), name: name.into(), last_read_message_id: None }
+    }
+
+    #[test]
+    fn a_private_chat_is_named_after_the_other_member() {
+        let chat = Chat {
+            id: ChatId(1),
+            kind: ChatKind::Private,
+            name: String::new(),
+            creator_id: None,
+            members: vec![member(1, "alice"), member(2, "bob")],
+        };
+        assert_eq!(chat.name_for(UserId(1)), "bob");
+        assert_eq!(chat.name_for(UserId(2)), "alice");
+    }
+
+    #[test]
+    fn group_names_are_trimmed_and_bounded() {
+        assert_eq!(GroupName::new(" Team ").map(|n| n.0).ok(), Some("Team".into()));
+        assert!(GroupName::new("").is_err());
+        assert!(GroupName::new(&"x".repeat(129)).is_err());
+    }
+}

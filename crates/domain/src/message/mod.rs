@@ -1,0 +1,11 @@
+//! Messages, history pages, read pointers and the ports that store them.
+
+mod model;
+mod ports;
+mod values;
+
+pub use model::{InsertOutcome, Message, NewMessage, ReadByAll};
+#[cfg(feature = "mocks")]
+pub use ports::{MockMessageRepository, MockReceiptRepository};
+pub use ports::{MessageRepository, ReceiptRepository};
+pub use values::{HistoryQuery, MessageText, PageLimit};
