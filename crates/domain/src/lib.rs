@@ -4,6 +4,7 @@
 pub mod chat;
 pub mod error;
 pub mod events;
+pub mod health;
 pub mod ids;
 pub mod message;
 pub mod rate_limit;

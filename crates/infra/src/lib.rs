@@ -1,0 +1,11 @@
+//! Adapters for the domain's ports, and the one function that builds them all from configuration.
+
+pub mod auth;
+pub mod bus;
+pub mod db;
+pub mod rate_limit;
+mod seed;
+mod wiring;
+
+pub use rate_limit::RateLimits;
+pub use wiring::{build, migrate, seed, Adapters, InfraConfig};

@@ -1,0 +1,86 @@
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use domain::DomainError;
+use domain::events::{Event, EventBus, EventSink};
+
+/// Hands each event to every sink on the publisher's task, so events published one after another
+/// arrive in that order and nothing is buffered here.
+#[derive(Default)]
+pub struct InProcessBus {
+    sinks: RwLock<Vec<Arc<dyn EventSink>>>,
+}
+
+impl InProcessBus {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn deliver_locally(&self, event: &Event) {
+        let sinks = match self.sinks.read() {
+            Ok(sinks) => sinks,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for sink in sinks.iter() {
+            sink.deliver(event);
+        }
+    }
+}
+
+#[async_trait]
+impl EventBus for InProcessBus {
+    async fn publish(&self, event: Event) -> Result<(), DomainError> {
+        self.deliver_locally(&event);
+        Ok(())
+    }
+
+    fn subscribe(&self, sink: Arc<dyn EventSink>) {
+        match self.sinks.write() {
+            Ok(mut sinks) => sinks.push(sink),
+            Err(poisoned) => poisoned.into_inner().push(sink),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use domain::ChatId;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Event>>);
+
+    impl EventSink for Recorder {
+        fn deliver(&self, event: &Event) {
+            if let Ok(mut events) = self.0.lock() {
+                events.push(event.clone());
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_sink_gets_every_event_in_order() -> Result<(), DomainError> {
+        let bus = InProcessBus::new();
+        let (a, b) = (Arc::new(Recorder::default()), Arc::new(Recorder::default()));
+        bus.subscribe(a.clone());
+        bus.subscribe(b.clone());
+        for chat in 1..=3 {
+            bus.publish(Event::MembersChanged { chat_id: ChatId(chat) }).await?;
+        }
+        for recorder in [a, b] {
+            let events = recorder.0.lock().map(|e| e.clone()).unwrap_or_default();
+            let chats: Vec<_> = events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::MembersChanged { chat_id } => Some(chat_id.0),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(chats, [1, 2, 3]);
+        }
+        Ok(())
+    }
+}

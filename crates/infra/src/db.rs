@@ -1,0 +1,17 @@
+//! The SeaORM adapters: one repository per port, over PostgreSQL or SQLite.
+
+mod chats;
+mod connect;
+pub mod entities;
+mod error;
+mod messages;
+mod receipts;
+pub(crate) mod sql;
+mod users;
+
+pub use chats::SeaChatRepository;
+pub use connect::{connect, migrate_with_lock};
+pub use messages::SeaMessageRepository;
+pub use receipts::SeaReceiptRepository;
+pub use users::SeaUserRepository;
+pub(crate) use sql::statement;

@@ -1,0 +1,290 @@
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::chat::{Chat, ChatKind, ChatRepository, ChatSummary, GroupName, Member};
+use domain::message::Message;
+use domain::{ChatId, DomainError, MessageId, UserId};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, Set,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::entities::{chat_members, chats, groups};
+use super::error::unexpected;
+use super::sql::statement;
+
+pub struct SeaChatRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaChatRepository {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+#[derive(FromQueryResult)]
+struct ChatRow {
+    id: i64,
+    kind: String,
+    name: String,
+    creator_id: Option<i64>,
+}
+
+#[derive(FromQueryResult)]
+struct MemberRow {
+    chat_id: i64,
+    user_id: i64,
+    name: String,
+    last_read_message_id: Option<i64>,
+}
+
+#[derive(FromQueryResult)]
+struct MembershipRow {
+    user_id: Option<i64>,
+}
+
+/// One row of the chat list: the chat, the caller's unread count and the last message, if any.
+#[derive(FromQueryResult)]
+struct SummaryRow {
+    id: i64,
+    kind: String,
+    name: String,
+    creator_id: Option<i64>,
+    unread_count: i64,
+    lm_id: Option<i64>,
+    lm_sender_id: Option<i64>,
+    lm_text: Option<String>,
+    lm_timestamp: Option<DateTime<Utc>>,
+    lm_read: Option<bool>,
+    lm_client_id: Option<Uuid>,
+}
+
+const CHAT_SQL: &str = "SELECT c.id, c.type AS kind, c.name, g.creator_id
+    FROM chats c LEFT JOIN groups g ON g.chat_id = c.id WHERE c.id = $1";
+
+const MEMBERS_SQL: &str = "SELECT m.chat_id, m.user_id, u.name, m.last_read_message_id
+    FROM chat_members m JOIN users u ON u.id = m.user_id WHERE m.chat_id = $1 ORDER BY m.id";
+
+/// Every chat of a user with its last message and unread count, in one statement whatever the number
+/// of chats: the last message is found through the (chat_id, id) index, the count through the same
+/// index above the read pointer.
+const SUMMARIES_SQL: &str = "SELECT c.id, c.type AS kind, c.name, g.creator_id,
+        (SELECT count(*) FROM messages u
+          WHERE u.chat_id = c.id AND u.id > COALESCE(me.last_read_message_id, 0) AND u.sender_id <> me.user_id
+        ) AS unread_count,
+        lm.id AS lm_id, lm.sender_id AS lm_sender_id, lm.text AS lm_text, lm.timestamp AS lm_timestamp,
+        lm.read AS lm_read, lm.client_id AS lm_client_id
+    FROM chat_members me
+    JOIN chats c ON c.id = me.chat_id
+    LEFT JOIN groups g ON g.chat_id = c.id
+    LEFT JOIN messages lm ON lm.id = (SELECT max(m.id) FROM messages m WHERE m.chat_id = c.id)
+    WHERE me.user_id = $1
+    ORDER BY COALESCE(lm.id, 0) DESC, c.id DESC";
+
+const MEMBERS_OF_USERS_CHATS_SQL: &str = "SELECT m.chat_id, m.user_id, u.name, m.last_read_message_id
+    FROM chat_members m JOIN users u ON u.id = m.user_id
+    WHERE m.chat_id IN (SELECT chat_id FROM chat_members WHERE user_id = $1)
+    ORDER BY m.chat_id, m.id";
+
+fn kind_of(raw: &str) -> ChatKind {
+    if raw == "group" { ChatKind::Group } else { ChatKind::Private }
+}
+
+fn member_of(row: MemberRow) -> Member {
+    Member {
+        user_id: UserId(row.user_id),
+        name: row.name,
+        last_read_message_id: row.last_read_message_id.map(MessageId),
+    }
+}
+
+fn chat_of(row: ChatRow, members: Vec<Member>) -> Chat {
+    Chat {
+        id: ChatId(row.id),
+        kind: kind_of(&row.kind),
+        name: row.name,
+        creator_id: row.creator_id.map(UserId),
+        members,
+    }
+}
+
+fn last_message_of(chat: i64, row: &mut SummaryRow) -> Option<Message> {
+    Some(Message {
+        id: MessageId(row.lm_id?),
+        chat_id: ChatId(chat),
+        sender_id: UserId(row.lm_sender_id?),
+        text: row.lm_text.take()?,
+        timestamp: row.lm_timestamp?,
+        read: row.lm_read?,
+        client_id: row.lm_client_id,
+    })
+}
+
+async fn find_chat(db: &impl ConnectionTrait, chat: ChatId) -> Result<Option<Chat>, DomainError> {
+    let Some(row) = ChatRow::find_by_statement(statement(db, CHAT_SQL, [chat.0.into()]))
+        .one(db)
+        .await
+        .map_err(unexpected)?
+    else {
+        return Ok(None);
+    };
+    let members = MemberRow::find_by_statement(statement(db, MEMBERS_SQL, [chat.0.into()]))
+        .all(db)
+        .await
+        .map_err(unexpected)?;
+    Ok(Some(chat_of(row, members.into_iter().map(member_of).collect())))
+}
+
+async fn insert_members(db: &impl ConnectionTrait, chat: i64, users: &[UserId]) -> Result<(), DomainError> {
+    // One multi-row insert; rows get ids in list order, which is the members' joining order.
+    let rows = users.iter().map(|user| chat_members::ActiveModel {
+        chat_id: Set(chat),
+        user_id: Set(user.0),
+        ..Default::default()
+    });
+    chat_members::Entity::insert_many(rows).exec(db).await.map_err(unexpected)?;
+    Ok(())
+}
+
+#[async_trait]
+impl ChatRepository for SeaChatRepository {
+    #[tracing::instrument(skip(self))]
+    async fn find_or_create_private(&self, a: UserId, b: UserId) -> Result<(Chat, bool), DomainError> {
+        let (low, high) = if a < b { (a, b) } else { (b, a) };
+        let key = format!("{low}:{high}");
+        let txn = self.db.begin().await.map_err(unexpected)?;
+        // The unique private_key decides between two users opening the chat at the same moment: the
+        // loser's insert waits for the winner's transaction and then does nothing.
+        let inserted = chats::Entity::insert(chats::ActiveModel {
+            kind: Set(ChatKind::Private.as_str().to_owned()),
+            name: Set(String::new()),
+            private_key: Set(Some(key.clone())),
+            ..Default::default()
+        })
+        .on_conflict(OnConflict::column(chats::Column::PrivateKey).do_nothing().to_owned())
+        .exec_without_returning(&txn)
+        .await
+        .map_err(unexpected)?;
+        let created = inserted == 1;
+        let chat_id: i64 = txn
+            .query_one_raw(statement(&txn, "SELECT id FROM chats WHERE private_key = $1", [key.into()]))
+            .await
+            .map_err(unexpected)?
+            .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("private chat vanished")))?
+            .try_get("", "id")
+            .map_err(unexpected)?;
+        if created {
+            insert_members(&txn, chat_id, &[a, b]).await?;
+        }
+        let chat = find_chat(&txn, ChatId(chat_id)).await?;
+        txn.commit().await.map_err(unexpected)?;
+        let chat = chat.ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("private chat vanished")))?;
+        Ok((chat, created))
+    }
+
+    #[tracing::instrument(skip(self, name, members), fields(members = members.len()))]
+    async fn create_group(&self, name: &GroupName, creator: UserId, members: &[UserId]) -> Result<Chat, DomainError> {
+        let txn = self.db.begin().await.map_err(unexpected)?;
+        let chat = chats::ActiveModel {
+            kind: Set(ChatKind::Group.as_str().to_owned()),
+            name: Set(name.as_str().to_owned()),
+            private_key: Set(None),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(unexpected)?;
+        groups::ActiveModel {
+            chat_id: Set(chat.id),
+            name: Set(name.as_str().to_owned()),
+            creator_id: Set(Some(creator.0)),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(unexpected)?;
+        let everyone: Vec<UserId> = std::iter::once(creator).chain(members.iter().copied()).collect();
+        insert_members(&txn, chat.id, &everyone).await?;
+        let created = find_chat(&txn, ChatId(chat.id)).await?;
+        txn.commit().await.map_err(unexpected)?;
+        created.ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("group vanished")))
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn find(&self, chat: ChatId) -> Result<Option<Chat>, DomainError> {
+        find_chat(&self.db, chat).await
+    }
+
+    #[tracing::instrument(level = "debug", skip(self))]
+    async fn member_ids(&self, chat: ChatId) -> Result<Option<Vec<UserId>>, DomainError> {
+        // One statement tells an unknown chat (no row) from a chat without members (one NULL row).
+        let sql = "SELECT m.user_id FROM chats c LEFT JOIN chat_members m ON m.chat_id = c.id WHERE c.id = $1 ORDER BY m.id";
+        let rows = MembershipRow::find_by_statement(statement(&self.db, sql, [chat.0.into()]))
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(rows.into_iter().filter_map(|r| r.user_id.map(UserId)).collect()))
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn add_member(&self, chat: ChatId, user: UserId) -> Result<bool, DomainError> {
+        // The pointer starts at the latest message, so that old messages become unread for nobody.
+        let sql = "INSERT INTO chat_members (chat_id, user_id, last_read_message_id)
+            VALUES ($1, $2, (SELECT max(id) FROM messages WHERE chat_id = $1))
+            ON CONFLICT (chat_id, user_id) DO NOTHING";
+        let result = self.db.execute_raw(statement(&self.db, sql, [chat.0.into(), user.0.into()])).await.map_err(unexpected)?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn remove_member(&self, chat: ChatId, user: UserId) -> Result<bool, DomainError> {
+        let txn = self.db.begin().await.map_err(unexpected)?;
+        let removed = txn
+            .execute_raw(statement(&txn, "DELETE FROM chat_members WHERE chat_id = $1 AND user_id = $2", [chat.0.into(), user.0.into()]))
+            .await
+            .map_err(unexpected)?
+            .rows_affected();
+        if removed == 0 {
+            return Ok(false);
+        }
+        let succession = "UPDATE groups SET creator_id =
+                (SELECT user_id FROM chat_members WHERE chat_id = $1 ORDER BY id LIMIT 1)
+            WHERE chat_id = $1 AND creator_id = $2";
+        txn.execute_raw(statement(&txn, succession, [chat.0.into(), user.0.into()])).await.map_err(unexpected)?;
+        txn.commit().await.map_err(unexpected)?;
+        Ok(true)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn list_for_user(&self, user: UserId) -> Result<Vec<ChatSummary>, DomainError> {
+        let rows = SummaryRow::find_by_statement(statement(&self.db, SUMMARIES_SQL, [user.0.into()]))
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?;
+        let member_rows = MemberRow::find_by_statement(statement(&self.db, MEMBERS_OF_USERS_CHATS_SQL, [user.0.into()]))
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?;
+        let mut members: HashMap<i64, Vec<Member>> = HashMap::new();
+        for row in member_rows {
+            members.entry(row.chat_id).or_default().push(member_of(row));
+        }
+        Ok(rows
+            .into_iter()
+            .map(|mut row| {
+                let last_message = last_message_of(row.id, &mut row);
+                let unread_count = row.unread_count;
+                let chat_members = members.remove(&row.id).unwrap_or_default();
+                let chat = chat_of(ChatRow { id: row.id, kind: row.kind, name: row.name, creator_id: row.creator_id }, chat_members);
+                ChatSummary { chat, last_message, unread_count }
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,70 @@
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use domain::message::{ReadByAll, ReceiptRepository};
+use domain::{ChatId, DomainError, MessageId, UserId};
+use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult};
+
+use super::error::unexpected;
+use super::sql::statement;
+
+pub struct SeaReceiptRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaReceiptRepository {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+/// The condition in the WHERE makes the pointer monotonic under any concurrency: a stale update finds
+/// nothing to change.
+const ADVANCE_SQL: &str = "UPDATE chat_members SET last_read_message_id = $3
+    WHERE chat_id = $1 AND user_id = $2 AND (last_read_message_id IS NULL OR last_read_message_id < $3)";
+
+/// Flips, in one statement, every unread message that no current member other than its sender still
+/// has above its read pointer. The partial index on unread messages keeps the scan to those. Two
+/// readers racing both run it; a row flips in only one of them (the other re-checks `NOT read`), so
+/// each flip is reported once.
+const FLIP_SQL: &str = "UPDATE messages SET read = TRUE
+    WHERE chat_id = $1 AND NOT read AND id <= $2
+      AND NOT EXISTS (
+        SELECT 1 FROM chat_members cm
+        WHERE cm.chat_id = messages.chat_id AND cm.user_id <> messages.sender_id
+          AND COALESCE(cm.last_read_message_id, 0) < messages.id)
+    RETURNING sender_id, id";
+
+#[derive(FromQueryResult)]
+struct FlippedRow {
+    sender_id: i64,
+    id: i64,
+}
+
+#[async_trait]
+impl ReceiptRepository for SeaReceiptRepository {
+    #[tracing::instrument(skip(self))]
+    async fn advance_read_pointer(&self, chat: ChatId, reader: UserId, up_to: MessageId) -> Result<bool, DomainError> {
+        let values = [chat.0.into(), reader.0.into(), up_to.0.into()];
+        let result = self.db.execute_raw(statement(&self.db, ADVANCE_SQL, values)).await.map_err(unexpected)?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn mark_read_by_all(&self, chat: ChatId, up_to: Option<MessageId>) -> Result<Vec<ReadByAll>, DomainError> {
+        let up_to = up_to.map_or(i64::MAX, |id| id.0);
+        let rows = FlippedRow::find_by_statement(statement(&self.db, FLIP_SQL, [chat.0.into(), up_to.into()]))
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?;
+        let mut highest: BTreeMap<i64, i64> = BTreeMap::new();
+        for row in rows {
+            let entry = highest.entry(row.sender_id).or_insert(row.id);
+            *entry = (*entry).max(row.id);
+        }
+        Ok(highest
+            .into_iter()
+            .map(|(sender, id)| ReadByAll { chat_id: chat, sender_id: UserId(sender), up_to: MessageId(id) })
+            .collect())
+    }
+}

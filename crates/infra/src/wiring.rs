@@ -1,0 +1,98 @@
+//! Builds every adapter from configuration. The api crate's composition root calls this once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use domain::chat::ChatRepository;
+use domain::events::EventBus;
+use domain::health::HealthProbe;
+use domain::message::{MessageRepository, ReceiptRepository};
+use domain::rate_limit::RateLimiter;
+use domain::user::{PasswordHasher, TokenService, UserRepository};
+
+use async_trait::async_trait;
+use domain::DomainError;
+use sea_orm::DatabaseConnection;
+
+use crate::auth::{BcryptHasher, JwtTokens};
+use crate::bus::InProcessBus;
+use crate::db::{self, SeaChatRepository, SeaMessageRepository, SeaReceiptRepository, SeaUserRepository};
+use crate::rate_limit::{RateLimits, TokenBuckets};
+
+/// What the adapters need to know; the api crate fills it from the environment.
+#[derive(Debug, Clone)]
+pub struct InfraConfig {
+    pub database_url: String,
+    pub db_max_connections: u32,
+    pub redis_url: Option<String>,
+    pub jwt_secret: Vec<u8>,
+    pub jwt_ttl: Duration,
+    pub bcrypt_cost: u32,
+    pub rate_limits: RateLimits,
+}
+
+/// Every port, implemented.
+#[derive(Clone)]
+pub struct Adapters {
+    pub users: Arc<dyn UserRepository>,
+    pub chats: Arc<dyn ChatRepository>,
+    pub messages: Arc<dyn MessageRepository>,
+    pub receipts: Arc<dyn ReceiptRepository>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub tokens: Arc<dyn TokenService>,
+    pub bus: Arc<dyn EventBus>,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub health: Arc<dyn HealthProbe>,
+}
+
+/// Connects to the database (applying pending migrations) and the event bus, and builds every adapter.
+///
+/// # Errors
+/// When the database or Redis cannot be reached, or a migration fails.
+pub async fn build(config: &InfraConfig) -> anyhow::Result<Adapters> {
+    db::migrate_with_lock(&config.database_url).await?;
+    let pool = db::connect(&config.database_url, config.db_max_connections).await?;
+    let bus: Arc<dyn EventBus> = Arc::new(InProcessBus::new());
+    Ok(Adapters {
+        users: Arc::new(SeaUserRepository::new(pool.clone())),
+        chats: Arc::new(SeaChatRepository::new(pool.clone())),
+        messages: Arc::new(SeaMessageRepository::new(pool.clone())),
+        receipts: Arc::new(SeaReceiptRepository::new(pool.clone())),
+        hasher: Arc::new(BcryptHasher::new(config.bcrypt_cost)),
+        tokens: Arc::new(JwtTokens::new(&config.jwt_secret, config.jwt_ttl)),
+        bus,
+        limiter: Arc::new(TokenBuckets::new(config.rate_limits)),
+        health: Arc::new(DatabaseHealth { db: pool }),
+    })
+}
+
+/// Applies pending migrations; safe when several instances start at once.
+///
+/// # Errors
+/// When the database cannot be reached or a migration fails.
+pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
+    db::migrate_with_lock(database_url).await
+}
+
+/// Creates the demo data (idempotently) and returns a human-readable report of the credentials.
+///
+/// # Errors
+/// When the database cannot be reached.
+pub async fn seed(database_url: &str, bcrypt_cost: u32) -> anyhow::Result<String> {
+    db::migrate_with_lock(database_url).await?;
+    let pool = db::connect(database_url, 2).await?;
+    let report = crate::seed::run(&pool, &BcryptHasher::new(bcrypt_cost)).await;
+    pool.close().await?;
+    report
+}
+
+struct DatabaseHealth {
+    db: DatabaseConnection,
+}
+
+#[async_trait]
+impl HealthProbe for DatabaseHealth {
+    async fn check(&self) -> Result<(), DomainError> {
+        self.db.ping().await.map_err(|e| DomainError::Unexpected(anyhow::Error::new(e).context("database ping")))
+    }
+}
