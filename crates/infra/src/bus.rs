@@ -1,5 +1,7 @@
-//! Event buses: in-process (one instance) and, with `REDIS_URL`, across instances.
+//! Event buses: in-process (one instance) and, with `REDIS_URL`, across instances through Redis.
 
 mod in_process;
+mod redis_bus;
 
 pub use in_process::InProcessBus;
+pub use redis_bus::RedisBus;

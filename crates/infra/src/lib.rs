@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod bus;
 pub mod db;
+pub mod membership_cache;
 pub mod rate_limit;
 mod seed;
 mod wiring;

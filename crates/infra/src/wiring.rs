@@ -15,8 +15,9 @@ use domain::DomainError;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::{BcryptHasher, JwtTokens};
-use crate::bus::InProcessBus;
+use crate::bus::{InProcessBus, RedisBus};
 use crate::db::{self, SeaChatRepository, SeaMessageRepository, SeaReceiptRepository, SeaUserRepository};
+use crate::membership_cache::MembershipCache;
 use crate::rate_limit::{RateLimits, TokenBuckets};
 
 /// What the adapters need to know; the api crate fills it from the environment.
@@ -52,17 +53,27 @@ pub struct Adapters {
 pub async fn build(config: &InfraConfig) -> anyhow::Result<Adapters> {
     db::migrate_with_lock(&config.database_url).await?;
     let pool = db::connect(&config.database_url, config.db_max_connections).await?;
-    let bus: Arc<dyn EventBus> = Arc::new(InProcessBus::new());
+    let database_health: Arc<dyn HealthProbe> = Arc::new(DatabaseHealth { db: pool.clone() });
+    let (bus, health): (Arc<dyn EventBus>, Arc<dyn HealthProbe>) = match &config.redis_url {
+        Some(url) => {
+            let redis = RedisBus::connect(url).await?;
+            let health = Arc::new(AllHealthy(vec![database_health, redis.health()]));
+            (Arc::new(redis), health)
+        }
+        None => (Arc::new(InProcessBus::new()), database_health),
+    };
+    let chats = Arc::new(MembershipCache::new(Arc::new(SeaChatRepository::new(pool.clone()))));
+    bus.subscribe(chats.clone());
     Ok(Adapters {
         users: Arc::new(SeaUserRepository::new(pool.clone())),
-        chats: Arc::new(SeaChatRepository::new(pool.clone())),
+        chats,
         messages: Arc::new(SeaMessageRepository::new(pool.clone())),
         receipts: Arc::new(SeaReceiptRepository::new(pool.clone())),
         hasher: Arc::new(BcryptHasher::new(config.bcrypt_cost)),
         tokens: Arc::new(JwtTokens::new(&config.jwt_secret, config.jwt_ttl)),
         bus,
         limiter: Arc::new(TokenBuckets::new(config.rate_limits)),
-        health: Arc::new(DatabaseHealth { db: pool }),
+        health,
     })
 }
 
@@ -94,5 +105,18 @@ struct DatabaseHealth {
 impl HealthProbe for DatabaseHealth {
     async fn check(&self) -> Result<(), DomainError> {
         self.db.ping().await.map_err(|e| DomainError::Unexpected(anyhow::Error::new(e).context("database ping")))
+    }
+}
+
+/// Healthy when every probe is.
+struct AllHealthy(Vec<Arc<dyn HealthProbe>>);
+
+#[async_trait]
+impl HealthProbe for AllHealthy {
+    async fn check(&self) -> Result<(), DomainError> {
+        for probe in &self.0 {
+            probe.check().await?;
+        }
+        Ok(())
     }
 }
