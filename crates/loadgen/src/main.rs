@@ -1,1 +1,224 @@
-fn main() {}
+//! `loadgen`: load generator for the messenger, speaking only the public contract.
+//!
+//! `loadgen [run options]` runs the standard messaging load; `loadgen history …` measures
+//! `GET /history`; `loadgen fill …` puts many messages into one chat.
+
+mod counters;
+mod device;
+mod fill;
+mod history_bench;
+mod history_check;
+mod proc_stats;
+mod report;
+mod run;
+mod setup;
+mod stats;
+mod ws_client;
+
+use std::net::IpAddr;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "loadgen",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Messaging load: users in groups, every device connected, senders for a duration (the default).
+    Run(RunArgs),
+    /// Latency of GET /history: first page, a deep offset and after_id.
+    History(HistoryArgs),
+    /// Insert many messages into one chat (e.g. 1,000,000 for the history benchmark).
+    Fill(FillArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Server base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub base_url: String,
+    /// Runtime worker threads (1 = current-thread runtime).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Print only the JSON line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Users to register.
+    #[arg(long, default_value_t = 8)]
+    pub users: usize,
+    /// Users are split into groups of this size.
+    #[arg(long, default_value_t = 4)]
+    pub group_size: usize,
+    /// Private chats to add, between distinct pairs of users.
+    #[arg(long, default_value_t = 0)]
+    pub private_pairs: usize,
+    /// WebSocket connections (devices) per user; each sender sends on its first device.
+    #[arg(long, default_value_t = 1)]
+    pub devices: usize,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds of load before measuring.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup: f64,
+    /// Closed loop: un-acked sends each sender keeps outstanding.
+    #[arg(long, default_value_t = 8, conflicts_with = "rate")]
+    pub window: usize,
+    /// Open loop: total offered messages/s, spread over the senders.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// How many users send (spread evenly over all users); default all.
+    #[arg(long)]
+    pub senders: Option<usize>,
+    /// Extra idle connections (no chats, no traffic).
+    #[arg(long, default_value_t = 0)]
+    pub idle: usize,
+    /// Users that own the idle connections.
+    #[arg(long, default_value_t = 16)]
+    pub idle_users: usize,
+    /// Local addresses to bind outgoing sockets to, in rotation (e.g. 127.0.0.2,127.0.0.3).
+    #[arg(long, value_delimiter = ',')]
+    pub source_ips: Vec<IpAddr>,
+    /// Server process to sample CPU time and RSS of (from /proc).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Page through the history of every chat afterwards to count persisted messages and duplicates.
+    #[arg(long, default_value_t = true, action = ArgAction::Set)]
+    pub history_check: bool,
+    /// Seconds to wait at the end for outstanding acks and deliveries.
+    #[arg(long, default_value_t = 5.0)]
+    pub drain: f64,
+    /// Concurrent requests during setup (registration is bcrypt-bound).
+    #[arg(long, default_value_t = 32)]
+    pub setup_concurrency: usize,
+    /// Concurrent WebSocket handshakes.
+    #[arg(long, default_value_t = 64)]
+    pub connect_concurrency: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[arg(long)]
+    pub chat_id: i64,
+    /// Bearer token of a member (or give --email).
+    #[arg(long)]
+    pub token: Option<String>,
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Defaults to the generator's password.
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Requests per scenario.
+    #[arg(long, default_value_t = 1000)]
+    pub requests: usize,
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    #[arg(long, default_value_t = 500_000)]
+    pub deep_offset: usize,
+    /// Default: the id of the message at --deep-offset.
+    #[arg(long)]
+    pub after_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FillArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[arg(long, default_value_t = 1_000_000)]
+    pub messages: u64,
+    /// Existing chat to fill (needs --token); default: a new group of --members users.
+    #[arg(long)]
+    pub chat_id: Option<i64>,
+    /// Member tokens for --chat-id, comma-separated; connections use them in rotation.
+    #[arg(long, value_delimiter = ',')]
+    pub token: Vec<String>,
+    #[arg(long, default_value_t = 4)]
+    pub members: usize,
+    /// Sending connections (every other connected member receives each message).
+    #[arg(long, default_value_t = 4)]
+    pub connections: usize,
+    #[arg(long, default_value_t = 64)]
+    pub window: usize,
+}
+
+fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string(value)?);
+    Ok(())
+}
+
+fn dispatch(command: Command) -> Result<bool> {
+    match command {
+        Command::Run(args) => {
+            let report = runtime(args.common.threads)?.block_on(run::run(&args))?;
+            if !args.common.json {
+                report.print_human();
+            }
+            print_json(&report)?;
+            Ok(report.ok)
+        }
+        Command::History(args) => {
+            let report = runtime(args.common.threads)?.block_on(history_bench::run(&args))?;
+            if !args.common.json {
+                history_bench::print_human(&report);
+            }
+            print_json(&report)?;
+            Ok(report.scenarios.iter().all(|s| s.failures == 0))
+        }
+        Command::Fill(args) => {
+            let report = runtime(args.common.threads)?.block_on(fill::run(&args))?;
+            print_json(&report)?;
+            Ok(report.failed == 0 && report.duplicate_acks == 0)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // 10k connections need more descriptors than the usual soft limit of 1024.
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        eprintln!("warning: cannot raise the open-files limit: {e}");
+    }
+    let command = cli.command.unwrap_or(Command::Run(cli.run));
+    match dispatch(command) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("loadgen: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

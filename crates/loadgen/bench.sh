@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The standard benchmark set (issue 4, item 3) against a running server.
+#   BASE_URL    server to load            (default http://127.0.0.1:8080)
+#   SERVER_PID  its pid, to sample CPU and RSS from /proc (optional)
+#   RUNS        runs per benchmark        (default 3; report the medians)
+#   OUT         JSON lines written here   (default bench-results.jsonl)
+#   ONLY        run one of: throughput latency idle history
+#   FILL_MESSAGES, DEEP_OFFSET  size of the history benchmark (default 1000000, 900000)
+# The server's per-user send limit must allow the load (400 senders x 25 msg/s here).
+set -euo pipefail
+BASE_URL=${BASE_URL:-http://127.0.0.1:8080}
+LOADGEN=${LOADGEN:-target/release/loadgen}
+RUNS=${RUNS:-3}
+OUT=${OUT:-bench-results.jsonl}
+ONLY=${ONLY:-}
+pid_args=()
+[[ -n "${SERVER_PID:-}" ]] && pid_args=(--server-pid "$SERVER_PID")
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+
+bench() { # name, loadgen args…
+  local name=$1; shift
+  for run in $(seq "$RUNS"); do
+    echo "== $name run $run: loadgen $*" >&2
+    local line
+    line=$("$LOADGEN" "$@" --base-url "$BASE_URL" --json) || true
+    echo "{\"bench\":\"$name\",\"run\":$run,\"report\":$line}" | tee -a "$OUT"
+  done
+}
+want() { [[ -z "$ONLY" || "$ONLY" == "$1" ]]; }
+
+# a. maximum sustained throughput, groups of 4, closed loop.
+want throughput && bench throughput --users 400 --group-size 4 --window 4 --warmup 5 --duration 20 "${pid_args[@]}"
+# b. latency at a fixed offered 2,000 messages/s (open loop, intended send times).
+want latency && bench latency --users 400 --group-size 4 --rate 2000 --warmup 5 --duration 30 "${pid_args[@]}"
+# c. 10,000 idle connections (RSS per connection), with (b) running beside them.
+want idle && bench idle --users 400 --group-size 4 --rate 2000 --warmup 5 --duration 30 \
+  --idle 10000 --source-ips 127.0.0.2,127.0.0.3,127.0.0.4 "${pid_args[@]}"
+# d. GET /history on a 1,000,000-message chat: first page, deep offset, after_id.
+if want history; then
+  fill_json=$("$LOADGEN" fill --base-url "$BASE_URL" --messages "${FILL_MESSAGES:-1000000}" --members 4 --connections 4 --window 64)
+  echo "{\"bench\":\"fill\",\"report\":$fill_json}" | tee -a "$OUT"
+  chat=$(sed -E 's/.*"chat_id":([0-9]+).*/\1/' <<<"$fill_json")
+  email=$(sed -E 's/.*"email":"([^"]+)".*/\1/' <<<"$fill_json")
+  bench history history --chat-id "$chat" --email "$email" --requests 2000 --concurrency 4 --deep-offset "${DEEP_OFFSET:-900000}"
+fi
