@@ -1,0 +1,144 @@
+// Entry point: wires the views together, signs in and out, and navigates between chats.
+
+import { api, setUnauthorizedHandler, token } from './api.js';
+import { initAuth, showAuth } from './auth.js';
+import { initChatList } from './chatlist.js';
+import { hideConversation, initConversation, renderMessages, showConversation } from './conversation.js';
+import { initDialogs, openMembersDialog, openUserDialog } from './dialogs.js';
+import { conv, emit, on, removeChat, resetState, state, upsertChat } from './state.js';
+import {
+  catchUp, discardMessage, loadLatest, loadOlder, markRead, refreshChats, retryMessage, sendMessage,
+  sendTyping, startSync, stopSync,
+} from './sync.js';
+import { showError, toast } from './toast.js';
+import { $, avatar } from './util.js';
+
+const REFRESH_EVERY_MS = 60_000; // there is no frame for "you were added to a group"
+let refreshTimer = null;
+let signingOut = false;
+
+async function enterApp() {
+  let me;
+  try {
+    me = await api.me();
+  } catch (error) {
+    if (error.status !== 401) showAuth(error.message);
+    return;
+  }
+  signingOut = false;
+  state.me = me;
+  state.outbox.load(me.id);
+  $('#me-name').textContent = me.name;
+  $('#me-avatar').replaceChildren(avatar(me.name, me.id));
+  $('#auth-view').hidden = true;
+  $('#main-view').hidden = false;
+  startSync(token.get());
+  await refreshChats();
+  clearInterval(refreshTimer);
+  refreshTimer = setInterval(refreshChats, REFRESH_EVERY_MS);
+  const wanted = /^#chat-(\d+)$/.exec(location.hash);
+  if (wanted && state.chats.has(Number(wanted[1]))) openChat(Number(wanted[1]));
+  else $('#new-chat').focus();
+}
+
+function signOut(message = '') {
+  if (signingOut) return;
+  signingOut = true;
+  stopSync();
+  clearInterval(refreshTimer);
+  token.clear();
+  if (state.me) sessionStorage.removeItem(`messenger.outbox.${state.me.id}`);
+  resetState();
+  hideConversation();
+  document.body.classList.remove('show-conv');
+  history.replaceState(null, '', location.pathname);
+  $('#chat-list').replaceChildren();
+  showAuth(message);
+}
+
+async function openChat(chatId) {
+  if (!state.chats.has(chatId)) return;
+  state.openChatId = chatId;
+  history.replaceState(null, '', `#chat-${chatId}`);
+  document.body.classList.add('show-conv');
+  showConversation(chatId);
+  emit('open');
+  if (conv(chatId).ready) await catchUp(chatId);
+  else await loadLatest(chatId);
+}
+
+function closeChat() {
+  const previous = state.openChatId;
+  state.openChatId = null;
+  history.replaceState(null, '', location.pathname);
+  document.body.classList.remove('show-conv');
+  hideConversation();
+  emit('open');
+  $(`.chat-item[data-chat-id="${previous}"]`)?.focus();
+}
+
+function chatChanged(chat) {
+  upsertChat(chat);
+  if (state.openChatId === chat.id) renderMessages();
+}
+
+function renderConnection(status) {
+  const node = $('#conn-status');
+  const waiting = state.outbox.pending().length;
+  const words = {
+    online: 'online',
+    connecting: waiting ? 'Connecting… (messages queued)' : 'Connecting…',
+    offline: 'Offline: will send when back',
+  };
+  node.dataset.state = status;
+  node.textContent = words[status] || status;
+}
+
+function init() {
+  initAuth(enterApp);
+  initChatList(openChat);
+  initConversation({
+    back: closeChat,
+    send: sendMessage,
+    typing: sendTyping,
+    loadOlder,
+    markRead,
+    retry: retryMessage,
+    discard: discardMessage,
+    showMembers: openMembersDialog,
+  });
+  initDialogs({
+    chatOpened: async (chat) => {
+      upsertChat(chat);
+      await openChat(chat.id);
+    },
+    chatChanged,
+    chatLeft: (chatId) => {
+      if (state.openChatId === chatId) closeChat();
+      removeChat(chatId);
+    },
+  });
+  on('connection', renderConnection);
+  on('chat-gone', (chatId) => {
+    if (state.openChatId === chatId) closeChat();
+    toast('You are no longer a member of that chat.', 'info');
+  });
+  setUnauthorizedHandler(() => signOut('Your session has ended. Please sign in again.'));
+
+  $('#sign-out').addEventListener('click', () => signOut());
+  $('#new-chat').addEventListener('click', () => openUserDialog('private'));
+  $('#new-group').addEventListener('click', () => openUserDialog('group'));
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && state.openChatId && !document.querySelector('dialog[open]') &&
+      window.matchMedia('(max-width: 699px)').matches) closeChat();
+  });
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible' && state.me) markRead();
+  });
+  window.addEventListener('focus', () => state.me && markRead());
+
+  if (token.get()) enterApp().catch(showError);
+  else showAuth();
+}
+
+init();

@@ -1,0 +1,162 @@
+// Dialogs: find people for a private chat, create a group, see / add / leave members.
+
+import { api } from './api.js';
+import { state } from './state.js';
+import { showError } from './toast.js';
+import { $, avatar, debounce, el } from './util.js';
+
+let actions = {};
+let mode = 'private'; // 'private' | 'group' | 'add'
+let selected = new Map(); // user id -> User (group mode)
+let searchSeq = 0;
+
+export function initDialogs(handlers) {
+  actions = handlers;
+  $('#user-search').addEventListener('input', debounce(search, 250));
+  $('#user-dialog-form').addEventListener('submit', (event) => event.preventDefault());
+  $('#user-dialog-cancel').addEventListener('click', () => $('#user-dialog').close());
+  $('#user-dialog-submit').addEventListener('click', createGroup);
+  $('#members-close').addEventListener('click', () => $('#members-dialog').close());
+  $('#members-leave').addEventListener('click', leaveGroup);
+  $('#members-add').addEventListener('click', () => {
+    $('#members-dialog').close();
+    openUserDialog('add');
+  });
+}
+
+export function openUserDialog(nextMode) {
+  mode = nextMode;
+  selected = new Map();
+  const titles = { private: 'New chat', group: 'New group', add: 'Add a member' };
+  $('#user-dialog-title').textContent = titles[mode];
+  $('#group-name-row').hidden = mode !== 'group';
+  $('#group-name').value = '';
+  $('#user-dialog-submit').hidden = mode !== 'group';
+  $('#user-search').value = '';
+  $('#user-search-label').textContent = mode === 'group' ? 'Add people by name or email' : 'Find people by name or email';
+  $('#user-results').replaceChildren();
+  renderSelected();
+  $('#user-dialog').showModal();
+  (mode === 'group' ? $('#group-name') : $('#user-search')).focus();
+}
+
+async function search() {
+  const q = $('#user-search').value.trim();
+  const seq = ++searchSeq;
+  const results = $('#user-results');
+  if (!q) {
+    results.replaceChildren();
+    return;
+  }
+  try {
+    const users = await api.searchUsers(q);
+    if (seq !== searchSeq) return; // a newer search is under way
+    const chat = state.chats.get(state.openChatId);
+    const shown = users.filter((u) => u.id !== state.me.id && !(mode === 'add' && chat?.members?.some((m) => m.id === u.id)));
+    if (!shown.length) {
+      results.replaceChildren(el('li', { class: 'empty-hint', text: 'Nobody found.' }));
+      return;
+    }
+    results.replaceChildren(...shown.map(userRow));
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function userRow(user) {
+  const picked = selected.has(user.id);
+  return el('li', {}, [
+    el('button', {
+      type: 'button',
+      class: 'user-row',
+      'data-testid': 'user-result',
+      'aria-pressed': mode === 'group' ? String(picked) : false,
+      dataset: { userId: user.id, email: user.email },
+      on: { click: () => pick(user) },
+    }, [
+      avatar(user.name, user.id),
+      el('span', { class: 'user-row-text' }, [
+        el('span', { class: 'user-row-name', text: user.name }),
+        el('span', { class: 'user-row-email', text: user.email }),
+      ]),
+      mode === 'group' ? el('span', { class: 'check', 'aria-hidden': 'true', text: picked ? '✓' : '' }) : null,
+    ]),
+  ]);
+}
+
+async function pick(user) {
+  if (mode === 'group') {
+    if (selected.has(user.id)) selected.delete(user.id);
+    else selected.set(user.id, user);
+    renderSelected();
+    search();
+    return;
+  }
+  try {
+    if (mode === 'private') {
+      const chat = await api.openPrivate(user.id);
+      $('#user-dialog').close();
+      await actions.chatOpened(chat);
+    } else {
+      const chat = await api.addMember(state.openChatId, user.id);
+      $('#user-dialog').close();
+      actions.chatChanged(chat);
+    }
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function renderSelected() {
+  const chips = $('#selected-users');
+  chips.hidden = selected.size === 0;
+  chips.replaceChildren(...[...selected.values()].map((user) => el('li', { class: 'chip' }, [
+    el('span', { text: user.name }),
+    el('button', { type: 'button', class: 'chip-remove', 'aria-label': `Remove ${user.name}`, text: '×', on: { click: () => pick(user) } }),
+  ])));
+}
+
+async function createGroup() {
+  const name = $('#group-name').value.trim();
+  if (!name) {
+    showError({ message: 'Please give the group a name.' });
+    $('#group-name').focus();
+    return;
+  }
+  try {
+    const chat = await api.createGroup(name, [...selected.keys()]);
+    $('#user-dialog').close();
+    await actions.chatOpened(chat);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+export function openMembersDialog(chatId) {
+  const chat = state.chats.get(chatId);
+  if (!chat) return;
+  $('#members-dialog-title').textContent = `${chat.name}: ${chat.members.length} members`;
+  $('#members-list').replaceChildren(...chat.members.map((m) => el('li', { class: 'user-row static', 'data-testid': 'member' }, [
+    avatar(m.name, m.id),
+    el('span', { class: 'user-row-text' }, [
+      el('span', { class: 'user-row-name', text: m.id === state.me.id ? `${m.name} (you)` : m.name }),
+      el('span', { class: 'user-row-email', text: m.id === chat.creator_id ? 'creator' : 'member' }),
+    ]),
+  ])));
+  $('#members-add').hidden = chat.creator_id !== state.me.id;
+  $('#members-dialog').showModal();
+  api.chat(chatId).then((fresh) => actions.chatChanged(fresh)).catch(() => {});
+}
+
+async function leaveGroup() {
+  const chatId = state.openChatId;
+  const chat = state.chats.get(chatId);
+  if (!chat || !window.confirm(`Leave “${chat.name}”? You will stop receiving its messages.`)) return;
+  try {
+    await api.removeMember(chatId, state.me.id);
+    $('#members-dialog').close();
+    actions.chatLeft(chatId);
+  } catch (error) {
+    showError(error);
+  }
+}

@@ -1,0 +1,322 @@
+// Browser end-to-end test of the web client, in headless Chromium driven by playwright-core.
+// Run through ./run.sh (which builds nothing, starts the server and sets BASE_URL), or by hand:
+//   BASE_URL=http://127.0.0.1:8080 node e2e/run.mjs
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
+const SHOTS = resolve(process.env.SCREENSHOT_DIR || join(here, 'screenshots'));
+const README_SHOT = process.env.README_SCREENSHOT || join(here, '..', 'docs', 'screenshot.png');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const TIMEOUT = Number(process.env.E2E_TIMEOUT_MS || 15_000);
+
+mkdirSync(SHOTS, { recursive: true });
+mkdirSync(dirname(README_SHOT), { recursive: true });
+
+const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+const password = 'correct horse battery';
+const alice = { name: 'Alice Martin', email: `alice.${suffix}@example.com` };
+const bob = { name: 'Bob Kowalski', email: `bob.${suffix}@example.com` };
+
+const pageErrors = [];
+let step = 0;
+const log = (text) => console.log(`[e2e] ${String(++step).padStart(2, '0')} ${text}`);
+const shot = (page, name) => page.screenshot({ path: join(SHOTS, `${String(step).padStart(2, '0')}-${name}.png`) });
+
+// ---- helpers ----------------------------------------------------------------------------------
+
+const byTest = (page, id) => page.locator(`[data-testid="${id}"]`);
+
+async function newPage(context, label) {
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  page.on('pageerror', (error) => pageErrors.push(`${label}: ${error.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !/WebSocket|ERR_INTERNET_DISCONNECTED|Failed to load resource/.test(msg.text())) {
+      pageErrors.push(`${label} console: ${msg.text()}`);
+    }
+  });
+  return page;
+}
+
+async function register(page, user) {
+  await page.goto(`${BASE_URL}/`);
+  await byTest(page, 'auth-tab-register').click();
+  await byTest(page, 'register-name').fill(user.name);
+  await byTest(page, 'register-email').fill(user.email);
+  await byTest(page, 'register-password').fill(password);
+  await byTest(page, 'register-submit').click();
+  await byTest(page, 'me-name').filter({ hasText: user.name }).waitFor();
+  await page.locator('[data-testid="conn-status"][data-state="online"]').waitFor();
+}
+
+async function signIn(page, user) {
+  await page.goto(`${BASE_URL}/`);
+  await byTest(page, 'login-email').fill(user.email);
+  await byTest(page, 'login-password').fill(password);
+  await byTest(page, 'login-submit').click();
+  await byTest(page, 'me-name').filter({ hasText: user.name }).waitFor();
+  await page.locator('[data-testid="conn-status"][data-state="online"]').waitFor();
+}
+
+const chatItem = (page, name) => page.locator('[data-testid="chat-item"]').filter({ has: page.locator('[data-testid="chat-name"]', { hasText: name }) });
+const message = (page, text) => page.locator('[data-testid="message"]').filter({ has: page.locator('[data-testid="message-text"]', { hasText: text }) });
+
+async function openChat(page, name) {
+  await chatItem(page, name).click();
+  await page.locator('[data-testid="conv-title"]', { hasText: name }).waitFor();
+}
+
+async function send(page, text) {
+  const input = byTest(page, 'composer-input');
+  await input.fill(text);
+  await input.press('Enter');
+  await message(page, text).waitFor();
+  assert.equal(await input.inputValue(), '', 'the composer is cleared after sending');
+}
+
+/** Waits until the own message with `text` reaches a status: sent (one tick) or read (two ticks). */
+async function waitStatus(page, text, status) {
+  await message(page, text).and(page.locator(`[data-own="true"][data-status="${status}"]`)).waitFor();
+}
+
+// ---- the scenario -----------------------------------------------------------------------------
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+let failed = false;
+try {
+  const viewport = { width: 1280, height: 800 };
+  const aliceContext = await browser.newContext({ viewport });
+  const bobContext = await browser.newContext({ viewport });
+  const a = await newPage(aliceContext, 'alice');
+  const b = await newPage(bobContext, 'bob');
+
+  log('both register through the sign-up form');
+  await register(a, alice);
+  await register(b, bob);
+  await byTest(a, 'chat-list-empty').waitFor();
+  await shot(a, 'alice-registered');
+
+  log('alice finds bob by email and starts a private chat');
+  await byTest(a, 'new-chat').click();
+  await byTest(a, 'user-search').fill(bob.email);
+  await a.locator(`[data-testid="user-result"][data-email="${bob.email}"]`).click();
+  await a.locator('[data-testid="conv-title"]', { hasText: bob.name }).waitFor();
+  await chatItem(a, bob.name).waitFor();
+
+  log('alice sends a message: one tick once the server acknowledged it');
+  const first = 'Hi Bob! Are we still on for lunch tomorrow?';
+  await send(a, first);
+  await waitStatus(a, first, 'sent');
+  await shot(a, 'alice-one-tick');
+
+  log('bob sees the chat appear with an unread badge, live');
+  await chatItem(b, alice.name).waitFor();
+  await chatItem(b, alice.name).locator('[data-testid="chat-unread"]', { hasText: '1' }).waitFor();
+  await chatItem(b, alice.name).locator('[data-testid="chat-preview"]', { hasText: 'lunch tomorrow' }).waitFor();
+  await shot(b, 'bob-unread-badge');
+
+  log('bob opens it, reads it; alice sees two ticks');
+  await openChat(b, alice.name);
+  await message(b, first).waitFor();
+  await waitStatus(a, first, 'read');
+  await b.locator('[data-testid="chat-unread"]').first().waitFor({ state: 'detached' });
+  await shot(a, 'alice-two-ticks');
+
+  log('bob types: alice sees the typing indicator; then bob replies');
+  await byTest(b, 'composer-input').pressSequentially('Sure', { delay: 30 });
+  await a.locator('[data-testid="conv-subtitle"]', { hasText: `${bob.name} is typing` }).waitFor();
+  await shot(a, 'alice-sees-typing');
+  await byTest(b, 'composer-input').fill('');
+  const reply = 'Sure! 12:30 at the noodle place?';
+  await send(b, reply);
+  await message(a, reply).and(a.locator('[data-own="false"]')).waitFor();
+  await waitStatus(b, reply, 'read'); // alice has the chat open and visible, so she read it at once
+  const more = ['Perfect, see you there.', 'I will bring the slides for Friday too.'];
+  for (const text of more) await send(a, text);
+  await waitStatus(a, more[1], 'read');
+  const bobMore = 'Great, thanks! See you tomorrow.';
+  await send(b, bobMore);
+  await message(a, bobMore).waitFor();
+
+  log('README screenshot of the conversation (1280x800)');
+  await a.locator(':focus').evaluate((node) => node.blur()).catch(() => {});
+  await a.screenshot({ path: README_SHOT });
+  await shot(a, 'alice-conversation');
+
+  log('escaping: markup typed by a person is shown as text, never parsed');
+  const markup = '<img src=x onerror="window.__pwned=1"> <b>not bold</b>';
+  await send(b, markup);
+  await message(a, markup).waitFor();
+  assert.equal(await a.evaluate(() => window.__pwned), undefined, 'user text must not be parsed as HTML');
+  assert.equal(await message(a, markup).locator('b, img').count(), 0);
+
+  log('alice reloads: still signed in for this tab, the history is back');
+  await a.reload();
+  await byTest(a, 'me-name').filter({ hasText: alice.name }).waitFor();
+  await a.locator('[data-testid="conv-title"]', { hasText: bob.name }).waitFor();
+  for (const text of [first, reply, ...more, bobMore]) await message(a, text).waitFor();
+  await waitStatus(a, first, 'read');
+  const order = await a.locator('[data-testid="message-text"]').allTextContents();
+  assert.deepEqual(order.slice(-6), [first, reply, ...more, bobMore, markup], 'history is in order');
+  await shot(a, 'alice-after-reload');
+
+  log('alice opens a second tab (a second device, which signs in on its own)');
+  const a2 = await newPage(aliceContext, 'alice-tab-2');
+  await a2.goto(`${BASE_URL}/`);
+  await byTest(a2, 'auth-view').waitFor();
+  await signIn(a2, alice);
+  await openChat(a2, bob.name);
+  await message(a2, bobMore).waitFor();
+
+  log("bob's next message arrives in both of alice's tabs");
+  const live = 'Both of your tabs should see this one.';
+  await send(b, live);
+  await message(a, live).waitFor();
+  await message(a2, live).waitFor();
+  await shot(a2, 'alice-second-tab');
+
+  log("a message from alice's second tab shows in her first tab as her own");
+  const fromTab2 = 'Sent from my other tab.';
+  await send(a2, fromTab2);
+  await message(a, fromTab2).and(a.locator('[data-own="true"]')).waitFor();
+  await message(b, fromTab2).waitFor();
+  await waitStatus(a2, fromTab2, 'read');
+  assert.equal(await message(b, fromTab2).count(), 1, 'delivered exactly once');
+
+  log('offline: a message typed without a connection is queued, then sent once when back');
+  await a2.close();
+  await aliceContext.setOffline(true);
+  await a.locator('[data-testid="conn-status"]:not([data-state="online"])').waitFor();
+  const queued = 'Typed while offline, sent when back.';
+  const input = byTest(a, 'composer-input');
+  await input.fill(queued);
+  await input.press('Enter');
+  await message(a, queued).and(a.locator('[data-status="pending"]')).waitFor();
+  const missed = 'Sent while you were offline: you catch up with after_id.';
+  await send(b, missed);
+  await shot(a, 'alice-offline-pending');
+  await aliceContext.setOffline(false);
+  await a.locator('[data-testid="conn-status"][data-state="online"]').waitFor({ timeout: 30_000 });
+  await waitStatus(a, queued, 'read');
+  await message(b, queued).waitFor();
+  assert.equal(await message(b, queued).count(), 1, 'the queued message arrives exactly once');
+  assert.equal(await message(a, queued).count(), 1, 'and shows once for the sender');
+  await message(a, missed).waitFor();
+  assert.equal(await message(a, missed).count(), 1, 'the missed message is caught up once');
+
+  log('alice creates a group with bob; in groups the ticks say who has read');
+  await byTest(a, 'new-group').click();
+  await byTest(a, 'group-name').fill('Lunch club');
+  await byTest(a, 'user-search').fill(bob.email);
+  await a.locator(`[data-testid="user-result"][data-email="${bob.email}"]`).click();
+  await byTest(a, 'selected-users').filter({ hasText: bob.name }).waitFor();
+  await byTest(a, 'user-dialog-submit').click();
+  await a.locator('[data-testid="conv-title"]', { hasText: 'Lunch club' }).waitFor();
+  const groupText = 'Welcome to the lunch club!';
+  await send(a, groupText);
+  await chatItem(b, 'Lunch club').waitFor(); // bob learns about the group from the message frame
+  await openChat(b, 'Lunch club');
+  await message(b, groupText).waitFor();
+  await waitStatus(a, groupText, 'read');
+  await a.locator(`[data-testid="message-ticks"][title="Read by ${bob.name}"]`).waitFor();
+  await shot(a, 'alice-group-read-by');
+
+  log('paging backwards: 120 older messages arrive as alice scrolls up');
+  const groupId = Number(await a.locator('#conv-pane').getAttribute('data-chat-id'));
+  const posted = await b.evaluate(async (chatId) => {
+    const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${sessionStorage.getItem('messenger.token')}` };
+    for (let i = 1; i <= 120; i += 1) {
+      const text = `Backlog message ${String(i).padStart(3, '0')}`;
+      const res = await fetch(`/chats/${chatId}/messages`, { method: 'POST', headers, body: JSON.stringify({ text, client_id: crypto.randomUUID() }) });
+      if (res.status !== 201) return `POST answered ${res.status}: ${await res.text()}`;
+    }
+    return 'ok';
+  }, groupId);
+  assert.equal(posted, 'ok');
+  await a.reload(); // the hash reopens the group with a fresh latest page
+  await a.locator('[data-testid="conv-title"]', { hasText: 'Lunch club' }).waitFor();
+  await message(a, 'Backlog message 120').waitFor();
+  const count = () => a.locator('[data-testid="message"]').count();
+  assert.ok((await count()) <= 60, 'only the latest page is loaded at first');
+  for (let i = 0; i < 10 && (await message(a, 'Backlog message 001').count()) === 0; i += 1) {
+    const before = await count();
+    await byTest(a, 'message-scroller').evaluate((node) => { node.scrollTop = 0; });
+    await a.waitForFunction((n) => document.querySelectorAll('[data-testid="message"]').length > n, before);
+  }
+  await message(a, 'Backlog message 001').waitFor();
+  await message(a, groupText).waitFor();
+  await byTest(a, 'history-status').filter({ hasText: 'beginning of the conversation' }).waitFor();
+  const backlog = (await a.locator('[data-testid="message-text"]').allTextContents()).filter((t) => t.startsWith('Backlog'));
+  assert.equal(backlog.length, 120, 'every message once');
+  assert.deepEqual(backlog, [...backlog].sort(), 'in order');
+
+  log('phone width: either the list or the conversation, with a back button');
+  await b.setViewportSize({ width: 390, height: 780 });
+  assert.equal(await b.locator('aside.sidebar').isVisible(), false, 'the list is hidden while a chat is open');
+  await shot(b, 'bob-phone-conversation');
+  await byTest(b, 'conv-back').click();
+  await byTest(b, 'chat-list').waitFor();
+  assert.equal(await byTest(b, 'conversation').isVisible(), false, 'the conversation is hidden on the list');
+  await shot(b, 'bob-phone-list');
+
+  log('the creator adds a member; a member leaves the group');
+  const carol = { name: 'Carol Nguyen', email: `carol.${suffix}@example.com` };
+  const registered = await a.evaluate(async (body) => (await fetch('/auth/register', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+  })).status, { ...carol, password });
+  assert.equal(registered, 201);
+  await byTest(a, 'conv-info').click();
+  await byTest(a, 'members-list').filter({ hasText: bob.name }).waitFor();
+  await byTest(a, 'members-add').click();
+  await byTest(a, 'user-search').fill(carol.email);
+  await a.locator(`[data-testid="user-result"][data-email="${carol.email}"]`).click();
+  await byTest(a, 'conv-subtitle').filter({ hasText: '3 members' }).waitFor();
+  await b.setViewportSize(viewport);
+  await openChat(b, 'Lunch club');
+  b.once('dialog', (dialog) => dialog.accept());
+  await byTest(b, 'conv-info').click();
+  await byTest(b, 'members-leave').click();
+  await chatItem(b, 'Lunch club').waitFor({ state: 'detached' });
+  await b.locator('#conv-pane').waitFor({ state: 'hidden' });
+  await chatItem(b, alice.name).waitFor();
+
+  log('a wrong password shows an error in plain words');
+  const c = await newPage(await browser.newContext({ viewport }), 'stranger');
+  await c.goto(`${BASE_URL}/`);
+  await byTest(c, 'login-email').fill(alice.email);
+  await byTest(c, 'login-password').fill('wrong password');
+  await byTest(c, 'login-submit').click();
+  await c.locator('[data-testid="login-error"]', { hasText: /wrong email or password/i }).waitFor();
+  await shot(c, 'wrong-password');
+
+  log('sign out returns to the sign-in form');
+  await byTest(a, 'sign-out').click();
+  await byTest(a, 'auth-view').waitFor();
+
+  assert.deepEqual(pageErrors, [], 'no script errors in any page');
+  console.log('[e2e] PASS');
+} catch (error) {
+  failed = true;
+  console.error('[e2e] FAIL at step', step, error);
+  if (pageErrors.length) console.error('[e2e] page errors:', pageErrors);
+  for (const [i, context] of browser.contexts().entries()) {
+    for (const [j, page] of context.pages().entries()) {
+      await page.screenshot({ path: join(SHOTS, `failure-context${i}-page${j}.png`) }).catch(() => {});
+    }
+  }
+} finally {
+  await browser.close();
+}
+console.log(`[e2e] screenshots: ${SHOTS}`);
+process.exit(failed ? 1 : 0);
