@@ -1,0 +1,110 @@
+//! Configuration from the environment, read once into one typed struct that is passed in.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use infra::{InfraConfig, RateLimits};
+
+use crate::ws::WsSettings;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://messenger.db?mode=rwc";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen_addr: SocketAddr,
+    pub infra: InfraConfig,
+    pub ws: WsSettings,
+    pub log_json: bool,
+}
+
+/// Reads variables through `get`, so tests can configure without touching the process environment.
+fn parse<T: std::str::FromStr>(get: &impl Fn(&str) -> Option<String>, name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match get(name) {
+        Some(raw) if !raw.trim().is_empty() => raw.trim().parse().map_err(|e| anyhow::anyhow!("{name}={raw:?} is invalid: {e}")),
+        _ => Ok(default),
+    }
+}
+
+impl Config {
+    /// # Errors
+    /// When a variable holds an invalid value, or `JWT_SECRET` is missing with PostgreSQL.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// # Errors
+    /// As [`Config::from_env`].
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let database_url = get("DATABASE_URL").filter(|u| !u.trim().is_empty()).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let jwt_secret = match get("JWT_SECRET").filter(|s| !s.is_empty()) {
+            Some(secret) => secret.into_bytes(),
+            None if database_url.starts_with("sqlite:") => {
+                tracing::warn!("JWT_SECRET is not set: using a random development secret (tokens die with the process)");
+                uuid::Uuid::new_v4().as_bytes().iter().chain(uuid::Uuid::new_v4().as_bytes()).copied().collect()
+            }
+            None => bail!("JWT_SECRET must be set when DATABASE_URL is not SQLite"),
+        };
+        let listen_addr = parse(&get, "LISTEN_ADDR", "127.0.0.1:8080".to_owned())?;
+        let listen_addr = listen_addr.parse().with_context(|| format!("LISTEN_ADDR={listen_addr:?} is not host:port"))?;
+        let rate_limits = RateLimits {
+            sends_per_second: parse(&get, "RATE_SEND_PER_SEC", 200.0)?,
+            send_burst: parse(&get, "RATE_SEND_BURST", 400.0)?,
+            requests_per_second: parse(&get, "RATE_REQUEST_PER_SEC", 50.0)?,
+            request_burst: parse(&get, "RATE_REQUEST_BURST", 200.0)?,
+        };
+        let bcrypt_cost = parse(&get, "BCRYPT_COST", 12)?;
+        if !(4..=31).contains(&bcrypt_cost) {
+            bail!("BCRYPT_COST must be between 4 and 31");
+        }
+        let ws = WsSettings { outbound_queue: parse(&get, "WS_OUTBOUND_QUEUE", 256)?.max(1), ..WsSettings::default() };
+        Ok(Self {
+            listen_addr,
+            infra: InfraConfig {
+                database_url,
+                db_max_connections: parse(&get, "DB_MAX_CONNECTIONS", 16)?.max(1),
+                redis_url: get("REDIS_URL").filter(|u| !u.trim().is_empty()),
+                jwt_secret,
+                jwt_ttl: Duration::from_secs(parse(&get, "JWT_TTL_SECONDS", 3600)?),
+                bcrypt_cost,
+                rate_limits,
+            },
+            ws,
+            log_json: get("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_lookup(move |name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_run_on_sqlite_without_any_setting() -> anyhow::Result<()> {
+        let config = config(&[])?;
+        assert_eq!(config.infra.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(config.listen_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.infra.jwt_secret.len(), 32);
+        assert_eq!(config.infra.jwt_ttl, Duration::from_secs(3600));
+        Ok(())
+    }
+
+    #[test]
+    fn postgres_needs_a_secret_and_bad_values_are_refused() {
+        assert!(config(&[("DATABASE_URL", "postgres://db/m")]).is_err());
+        assert!(config(&[("DATABASE_URL", "postgres://db/m"), ("JWT_SECRET", "s")]).is_ok());
+        assert!(config(&[("LISTEN_ADDR", "nowhere")]).is_err());
+        assert!(config(&[("RATE_SEND_PER_SEC", "fast")]).is_err());
+        assert!(config(&[("BCRYPT_COST", "2")]).is_err());
+    }
+}

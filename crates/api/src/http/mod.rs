@@ -1,0 +1,41 @@
+//! The REST adapter: one file per area, thin handlers over the use-cases.
+
+pub mod auth;
+pub mod chats;
+pub mod dto;
+pub mod extract;
+pub mod groups;
+pub mod health;
+mod logging;
+pub mod messages;
+pub mod users;
+pub mod web;
+
+use actix_web::web::ServiceConfig;
+
+pub use logging::RequestSpan;
+
+/// Every REST route of the contract.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.app_data(extract::json_config())
+        .app_data(extract::form_config())
+        .app_data(extract::query_config())
+        .app_data(extract::path_config())
+        .service(auth::register)
+        .service(auth::token)
+        .service(users::me)
+        .service(users::search)
+        .service(chats::open_private)
+        .service(chats::list)
+        .service(chats::get)
+        .service(groups::create)
+        .service(groups::add_member)
+        .service(groups::remove_member)
+        .service(messages::history)
+        .service(messages::send)
+        .service(messages::read)
+        .service(health::healthz)
+        .service(health::readyz)
+        .service(web::index)
+        .service(web::asset);
+}

@@ -1,0 +1,40 @@
+//! The caller and user search.
+
+use actix_web::{HttpResponse, get, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::dto::UserDto;
+use super::extract::AuthUser;
+use crate::error::{ApiError, ErrorBody};
+use crate::state::Services;
+
+/// The signed-in user.
+#[utoipa::path(tag = "users", security(("bearer" = [])), responses(
+    (status = 200, body = UserDto),
+    (status = 401, body = ErrorBody),
+))]
+#[get("/users/me")]
+pub async fn me(services: web::Data<Services>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(UserDto::from(services.users.me(user.0).await?)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SearchQuery {
+    /// A substring of the name or email (case-insensitive); empty lists users by id.
+    q: Option<String>,
+    /// 1 to 100, default 20.
+    limit: Option<i64>,
+}
+
+/// Find users by name or email.
+#[utoipa::path(tag = "users", security(("bearer" = [])), params(SearchQuery), responses(
+    (status = 200, body = [UserDto]),
+    (status = 401, body = ErrorBody),
+    (status = 422, body = ErrorBody),
+))]
+#[get("/users")]
+pub async fn search(services: web::Data<Services>, _user: AuthUser, query: web::Query<SearchQuery>) -> Result<HttpResponse, ApiError> {
+    let users = services.users.search(query.q.as_deref(), query.limit).await?;
+    Ok(HttpResponse::Ok().json(users.into_iter().map(UserDto::from).collect::<Vec<_>>()))
+}

@@ -1,0 +1,53 @@
+//! The web client, embedded in the binary: no separate server, no build step.
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::{HttpResponse, get, web};
+
+use crate::error::ApiError;
+
+macro_rules! asset {
+    ($name:literal) => {
+        ($name, include_str!(concat!("../../static/", $name)))
+    };
+}
+
+const ASSETS: &[(&str, &str)] = &[
+    asset!("app.css"),
+    asset!("app.js"),
+    asset!("api.js"),
+    asset!("util.js"),
+    asset!("state.js"),
+    asset!("outbox.js"),
+    asset!("socket.js"),
+    asset!("sync.js"),
+    asset!("toast.js"),
+    asset!("auth.js"),
+    asset!("chatlist.js"),
+    asset!("conversation.js"),
+    asset!("dialogs.js"),
+];
+
+const INDEX: &str = include_str!("../../static/index.html");
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next() {
+        Some("css") => "text/css; charset=utf-8",
+        // Browsers run ES modules only when served with a JavaScript type.
+        Some("js") => "text/javascript; charset=utf-8",
+        _ => "text/plain; charset=utf-8",
+    }
+}
+
+#[get("/")]
+pub async fn index() -> HttpResponse {
+    HttpResponse::Ok().insert_header((CONTENT_TYPE, "text/html; charset=utf-8")).insert_header((CACHE_CONTROL, "no-cache")).body(INDEX)
+}
+
+#[get("/static/{file}")]
+pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let (name, body) = ASSETS.iter().find(|(name, _)| *name == file.as_str()).ok_or(ApiError::RouteNotFound)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, content_type(name)))
+        .insert_header((CACHE_CONTROL, "public, max-age=300"))
+        .body(*body))
+}

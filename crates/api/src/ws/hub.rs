@@ -1,0 +1,211 @@
+//! Who is connected where: user → live connections (devices) of this instance, and delivery of events
+//! to them.
+//!
+//! Delivery never waits: each connection has a bounded queue, and a connection whose queue is full is
+//! closed instead of slowing the publisher (and so everybody else in the chat) down or growing memory.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use actix_ws::CloseCode;
+use bytestring::ByteString;
+use domain::events::{Event, EventSink};
+use domain::{ConnectionId, UserId};
+use tokio::sync::{mpsc, watch};
+
+use super::protocol::{ServerFrame, WireMessage};
+
+const SHARDS: usize = 64;
+
+/// One device's connection as the hub sees it.
+pub struct Connection {
+    pub id: ConnectionId,
+    pub user: UserId,
+    outbox: mpsc::Sender<ByteString>,
+    close: watch::Sender<Option<CloseCode>>,
+}
+
+impl Connection {
+    /// Queues a frame that must arrive (a message, a receipt): a full queue closes the connection,
+    /// and the client catches up from history when it reconnects.
+    pub fn push(&self, frame: ByteString) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.outbox.try_send(frame) {
+            tracing::warn!(user_id = %self.user, connection = %self.id.0, "outbound queue full, closing the connection");
+            self.close(CloseCode::Again);
+        }
+    }
+
+    /// Queues a frame that may be lost (typing): a full queue just drops it.
+    pub fn offer(&self, frame: ByteString) {
+        let _ = self.outbox.try_send(frame);
+    }
+
+    /// Asks the connection's tasks to close it with `code`; the first reason given wins.
+    pub fn close(&self, code: CloseCode) {
+        self.close.send_if_modified(|current| {
+            if current.is_none() {
+                *current = Some(code);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    pub fn closing(&self) -> watch::Receiver<Option<CloseCode>> {
+        self.close.subscribe()
+    }
+}
+
+pub struct Hub {
+    shards: Vec<RwLock<HashMap<UserId, Vec<Arc<Connection>>>>>,
+    queue_capacity: usize,
+}
+
+impl Hub {
+    pub fn new(queue_capacity: usize) -> Self {
+        Self { shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(), queue_capacity }
+    }
+
+    fn shard(&self, user: UserId) -> &RwLock<HashMap<UserId, Vec<Arc<Connection>>>> {
+        &self.shards[usize::try_from(user.0.rem_euclid(SHARDS as i64)).unwrap_or(0)]
+    }
+
+    /// Adds a connection; from now on it gets every event for its user. Returns the queue its writer
+    /// drains.
+    pub fn register(&self, user: UserId) -> (Arc<Connection>, mpsc::Receiver<ByteString>) {
+        let (outbox, inbox) = mpsc::channel(self.queue_capacity);
+        let (close, _) = watch::channel(None);
+        let connection = Arc::new(Connection { id: ConnectionId::new(), user, outbox, close });
+        let mut shard = self.shard(user).write().unwrap_or_else(|p| p.into_inner());
+        shard.entry(user).or_default().push(connection.clone());
+        (connection, inbox)
+    }
+
+    pub fn unregister(&self, connection: &Connection) {
+        let mut shard = self.shard(connection.user).write().unwrap_or_else(|p| p.into_inner());
+        if let Some(devices) = shard.get_mut(&connection.user) {
+            devices.retain(|c| c.id != connection.id);
+            if devices.is_empty() {
+                shard.remove(&connection.user);
+            }
+        }
+    }
+
+    /// Closes every connection with `code` (1001 when the server shuts down).
+    pub fn close_all(&self, code: CloseCode) {
+        for shard in &self.shards {
+            let shard = shard.read().unwrap_or_else(|p| p.into_inner());
+            shard.values().flatten().for_each(|c| c.close(code));
+        }
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.shards.iter().map(|s| s.read().map_or(0, |s| s.values().map(Vec::len).sum())).sum()
+    }
+
+    fn for_each_device(&self, users: &[UserId], mut f: impl FnMut(&Arc<Connection>)) {
+        for user in users {
+            let shard = self.shard(*user).read().unwrap_or_else(|p| p.into_inner());
+            if let Some(devices) = shard.get(user) {
+                devices.iter().for_each(&mut f);
+            }
+        }
+    }
+}
+
+impl EventSink for Hub {
+    fn deliver(&self, event: &Event) {
+        match event {
+            Event::MessageSent { message, members, origin } => {
+                let frame = ServerFrame::Message { message: WireMessage::from(message) }.encode();
+                // The sending connection gets its ack here, in line with the chat's other frames, so
+                // that it too sees the chat's messages in history order.
+                let ack = ServerFrame::Ack { client_id: message.client_id, message: WireMessage::from(message), duplicate: false };
+                let mut ack = Some(ack);
+                self.for_each_device(members, |c| {
+                    if Some(c.id) == *origin {
+                        if let Some(ack) = ack.take() {
+                            c.push(ack.encode());
+                        }
+                    } else {
+                        c.push(frame.clone());
+                    }
+                });
+            }
+            Event::ReadAdvanced { chat_id, reader_id, message_id, members, origin } => {
+                let frame = ServerFrame::Read { chat_id: chat_id.0, reader_id: reader_id.0, message_id: message_id.0 }.encode();
+                self.for_each_device(members, |c| {
+                    if Some(c.id) != *origin {
+                        c.push(frame.clone());
+                    }
+                });
+            }
+            Event::ReadByAll(read) => {
+                let frame = ServerFrame::ReadAll { chat_id: read.chat_id.0, sender_id: read.sender_id.0, message_id: read.up_to.0 }.encode();
+                self.for_each_device(&[read.sender_id], |c| c.push(frame.clone()));
+            }
+            Event::Typing { chat_id, user_id, members } => {
+                let frame = ServerFrame::Typing { chat_id: chat_id.0, user_id: user_id.0 }.encode();
+                self.for_each_device(members, |c| {
+                    if c.user != *user_id {
+                        c.offer(frame.clone());
+                    }
+                });
+            }
+            Event::MembersChanged { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use domain::message::Message;
+    use domain::{ChatId, MessageId};
+
+    use super::*;
+
+    fn sent(origin: Option<ConnectionId>) -> Event {
+        let message = Message {
+            id: MessageId(1),
+            chat_id: ChatId(1),
+            sender_id: UserId(1),
+            text: "hi".into(),
+            timestamp: Utc::now(),
+            read: false,
+            client_id: None,
+        };
+        Event::MessageSent { message, members: vec![UserId(1), UserId(2)], origin }
+    }
+
+    #[test]
+    fn the_sending_device_gets_an_ack_and_every_other_device_the_message() {
+        let hub = Hub::new(8);
+        let (phone, mut phone_inbox) = hub.register(UserId(1));
+        let (_laptop, mut laptop_inbox) = hub.register(UserId(1));
+        let (_bob, mut bob_inbox) = hub.register(UserId(2));
+        let (_carol, mut carol_inbox) = hub.register(UserId(3));
+        hub.deliver(&sent(Some(phone.id)));
+        assert!(phone_inbox.try_recv().is_ok_and(|f| f.contains(r#""type":"ack""#)));
+        assert!(laptop_inbox.try_recv().is_ok_and(|f| f.contains(r#""type":"message""#)));
+        assert!(bob_inbox.try_recv().is_ok_and(|f| f.contains(r#""type":"message""#)));
+        assert!(carol_inbox.try_recv().is_err(), "non-members get nothing");
+        assert_eq!(hub.connection_count(), 4);
+    }
+
+    #[test]
+    fn a_full_queue_closes_its_connection_only() {
+        let hub = Hub::new(2);
+        let (slow, _slow_inbox) = hub.register(UserId(2));
+        let (_fast, mut fast_inbox) = hub.register(UserId(1));
+        let closing = slow.closing();
+        for _ in 0..3 {
+            hub.deliver(&sent(None));
+            let _ = fast_inbox.try_recv();
+        }
+        assert_eq!(*closing.borrow(), Some(CloseCode::Again));
+        hub.unregister(&slow);
+        assert_eq!(hub.connection_count(), 1);
+    }
+}

@@ -1,0 +1,120 @@
+//! The WebSocket frames of the contract, one JSON object per text frame.
+
+use actix_web::web::Bytes;
+use bytestring::ByteString;
+use chrono::SecondsFormat;
+use domain::message::Message;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What a client may send.
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    Send { chat_id: i64, client_id: Uuid, text: String },
+    Read { chat_id: i64, message_id: i64 },
+    Typing { chat_id: i64 },
+    Ping,
+}
+
+/// A message as every frame and every REST answer shows it.
+#[derive(Debug, Serialize)]
+pub struct WireMessage<'a> {
+    pub id: i64,
+    pub chat_id: i64,
+    pub sender_id: i64,
+    pub text: &'a str,
+    pub timestamp: String,
+    pub read: bool,
+    pub client_id: Option<Uuid>,
+}
+
+impl<'a> From<&'a Message> for WireMessage<'a> {
+    fn from(m: &'a Message) -> Self {
+        Self {
+            id: m.id.0,
+            chat_id: m.chat_id.0,
+            sender_id: m.sender_id.0,
+            text: &m.text,
+            timestamp: m.timestamp.to_rfc3339_opts(SecondsFormat::Micros, true),
+            read: m.read,
+            client_id: m.client_id,
+        }
+    }
+}
+
+/// What the server sends.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame<'a> {
+    Ack { client_id: Option<Uuid>, message: WireMessage<'a>, duplicate: bool },
+    Message { message: WireMessage<'a> },
+    Read { chat_id: i64, reader_id: i64, message_id: i64 },
+    ReadAll { chat_id: i64, sender_id: i64, message_id: i64 },
+    Typing { chat_id: i64, user_id: i64 },
+    Error {
+        code: &'static str,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_id: Option<Uuid>,
+    },
+    Pong,
+}
+
+impl ServerFrame<'_> {
+    /// Serialises once; the result is shared by every recipient without copying.
+    pub fn encode(&self) -> ByteString {
+        match serde_json::to_string(self) {
+            Ok(json) => ByteString::from(json),
+            // Our frames hold only strings, numbers and uuids: serialising cannot fail.
+            Err(error) => {
+                tracing::error!(%error, "could not serialise a frame");
+                ByteString::from_static(r#"{"type":"error","code":"internal","message":"internal error"}"#)
+            }
+        }
+    }
+}
+
+/// Why an incoming frame could not be understood, in words for the client.
+pub fn parse(text: &str) -> Result<ClientFrame, String> {
+    serde_json::from_str(text).map_err(|e| format!("bad frame: {e}"))
+}
+
+/// The client id a frame carried, if any, so that an error about a send can name it even when the
+/// frame as a whole did not parse.
+pub fn client_id_of(text: &str) -> Option<Uuid> {
+    #[derive(Deserialize)]
+    struct Probe {
+        client_id: Option<Uuid>,
+    }
+    serde_json::from_str::<Probe>(text).ok().and_then(|p| p.client_id)
+}
+
+pub fn ping_payload() -> Bytes {
+    Bytes::from_static(b"messenger")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_frames_parse_and_bad_ones_are_explained() {
+        let send = parse(r#"{"type":"send","chat_id":1,"client_id":"67e55044-10b1-426f-9247-bb680e5fe0c8","text":"hi"}"#);
+        assert!(matches!(send, Ok(ClientFrame::Send { chat_id: 1, .. })));
+        assert_eq!(parse(r#"{"type":"ping"}"#), Ok(ClientFrame::Ping));
+        for bad in ["nope", r#"{"type":"dance"}"#, r#"{"type":"read","chat_id":"x","message_id":1}"#, r#"{"type":"send","chat_id":1,"text":"hi"}"#] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        assert!(client_id_of(r#"{"type":"send","client_id":"67e55044-10b1-426f-9247-bb680e5fe0c8"}"#).is_some());
+    }
+
+    #[test]
+    fn server_frames_are_tagged_like_the_contract() {
+        assert_eq!(&*ServerFrame::Pong.encode(), r#"{"type":"pong"}"#);
+        let read_all = ServerFrame::ReadAll { chat_id: 1, sender_id: 3, message_id: 42 }.encode();
+        assert_eq!(&*read_all, r#"{"type":"read_all","chat_id":1,"sender_id":3,"message_id":42}"#);
+        let error = ServerFrame::Error { code: "not_found", message: "chat not found".into(), client_id: None }.encode();
+        assert_eq!(&*error, r#"{"type":"error","code":"not_found","message":"chat not found"}"#);
+    }
+}

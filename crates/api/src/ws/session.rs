@@ -1,0 +1,215 @@
+//! One WebSocket connection: authentication before the upgrade, then a reader and a writer task.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
+use bytestring::ByteString;
+use domain::rate_limit::RateKind;
+use domain::{ChatId, DomainError, MessageId};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use tokio::sync::{Mutex, mpsc, watch};
+
+use super::hub::{Connection, Hub};
+use super::protocol::{self, ClientFrame, ServerFrame, WireMessage};
+use crate::error::ApiError;
+use crate::state::Services;
+
+/// Limits of a connection; the defaults are the contract's.
+#[derive(Debug, Clone, Copy)]
+pub struct WsSettings {
+    pub max_frame_bytes: usize,
+    /// Frames queued for one connection before it is closed as too slow.
+    pub outbound_queue: usize,
+    pub ping_interval: Duration,
+    /// A peer silent (no frame, no pong) for this long is dropped.
+    pub idle_timeout: Duration,
+}
+
+impl Default for WsSettings {
+    fn default() -> Self {
+        Self { max_frame_bytes: 64 * 1024, outbound_queue: 256, ping_interval: Duration::from_secs(20), idle_timeout: Duration::from_secs(60) }
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+fn token_of(req: &HttpRequest) -> Option<String> {
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::to_owned);
+    header.or_else(|| web::Query::<TokenQuery>::from_query(req.query_string()).ok().and_then(|q| q.into_inner().token))
+}
+
+/// `GET /ws`: checks the token (401 before any upgrade), registers the device with the hub — so it
+/// misses no event from here on — and starts its tasks.
+pub async fn upgrade(
+    req: HttpRequest,
+    body: web::Payload,
+    services: web::Data<Services>,
+    hub: web::Data<Hub>,
+    settings: web::Data<WsSettings>,
+) -> Result<HttpResponse, ApiError> {
+    let token = token_of(&req).ok_or(DomainError::Unauthorized)?;
+    let user = services.auth.authenticate(&token)?;
+    let (response, session, stream) = actix_ws::handle(&req, body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let (connection, outbox) = hub.register(user);
+    tracing::info!(user_id = %user, connection = %connection.id.0, "websocket connected");
+    let settings = **settings;
+    let last_heard = Arc::new(Mutex::new(Instant::now()));
+    actix_web::rt::spawn(write(session.clone(), outbox, connection.clone(), settings, last_heard.clone()));
+    let stream = stream.max_frame_size(settings.max_frame_bytes).aggregate_continuations().max_continuation_size(settings.max_frame_bytes);
+    actix_web::rt::spawn(async move {
+        read(session, stream, &connection, &services, last_heard).await;
+        hub.unregister(&connection);
+        connection.close(CloseCode::Normal);
+        tracing::info!(user_id = %connection.user, connection = %connection.id.0, "websocket disconnected");
+    });
+    Ok(response)
+}
+
+/// Handles the client's frames one after another, in the order sent.
+async fn read(
+    mut session: Session,
+    mut stream: actix_ws::AggregatedMessageStream,
+    connection: &Connection,
+    services: &Services,
+    last_heard: Arc<Mutex<Instant>>,
+) {
+    let mut closing = connection.closing();
+    loop {
+        let next = tokio::select! {
+            next = stream.next() => next,
+            _ = closing.changed() => return,
+        };
+        let Some(next) = next else { return };
+        *last_heard.lock().await = Instant::now();
+        match next {
+            Ok(AggregatedMessage::Text(text)) => handle(&text, connection, services).await,
+            Ok(AggregatedMessage::Binary(_)) => connection.push(error_frame("bad_request", "binary frames are not supported; send JSON text frames", None)),
+            Ok(AggregatedMessage::Ping(payload)) => {
+                if session.pong(&payload).await.is_err() {
+                    return;
+                }
+            }
+            Ok(AggregatedMessage::Pong(_)) => {}
+            Ok(AggregatedMessage::Close(_)) => return,
+            Err(ProtocolError::Overflow) => {
+                connection.close(CloseCode::Size);
+                return;
+            }
+            Err(error) => {
+                tracing::debug!(%error, "websocket protocol error");
+                connection.close(CloseCode::Protocol);
+                return;
+            }
+        }
+    }
+}
+
+/// Drains the outbound queue into the socket, pings, and closes when asked to.
+async fn write(
+    mut session: Session,
+    mut outbox: mpsc::Receiver<ByteString>,
+    connection: Arc<Connection>,
+    settings: WsSettings,
+    last_heard: Arc<Mutex<Instant>>,
+) {
+    let mut closing: watch::Receiver<Option<CloseCode>> = connection.closing();
+    let mut ticker = tokio::time::interval(settings.ping_interval);
+    ticker.tick().await;
+    let code = loop {
+        tokio::select! {
+            biased;
+            _ = closing.changed() => break (*closing.borrow()).unwrap_or(CloseCode::Normal),
+            frame = outbox.recv() => {
+                let Some(frame) = frame else { break CloseCode::Normal };
+                // A peer that stops reading blocks this send; the select lets a close request win.
+                let sent = tokio::select! {
+                    sent = session.text(frame) => sent,
+                    _ = closing.changed() => break (*closing.borrow()).unwrap_or(CloseCode::Normal),
+                };
+                if sent.is_err() {
+                    return;
+                }
+            }
+            _ = ticker.tick() => {
+                if last_heard.lock().await.elapsed() > settings.idle_timeout {
+                    tracing::info!(user_id = %connection.user, "dropping a silent websocket");
+                    break CloseCode::Away;
+                }
+                if session.ping(&protocol::ping_payload()).await.is_err() {
+                    return;
+                }
+            }
+        }
+    };
+    let reason = CloseReason { code, description: close_description(code) };
+    // A peer that does not read may never take the close frame either; do not wait for it forever.
+    let _ = tokio::time::timeout(Duration::from_secs(2), session.close(Some(reason))).await;
+}
+
+fn close_description(code: CloseCode) -> Option<String> {
+    match code {
+        CloseCode::Again => Some("outbound queue overflow: reconnect and catch up from history".into()),
+        CloseCode::Size => Some("frame larger than 64 KiB".into()),
+        CloseCode::Away => Some("server going away".into()),
+        _ => None,
+    }
+}
+
+async fn handle(text: &str, connection: &Connection, services: &Services) {
+    let frame = match protocol::parse(text) {
+        Ok(frame) => frame,
+        Err(reason) => return connection.push(error_frame("bad_request", &reason, protocol::client_id_of(text))),
+    };
+    let user = connection.user;
+    match frame {
+        ClientFrame::Send { chat_id, client_id, text } => {
+            match services.messages.send(user, ChatId(chat_id), &text, client_id, Some(connection.id)).await {
+                // A fresh message is acked by the hub, in line with the chat's other frames.
+                Ok(outcome) if !outcome.duplicate => {}
+                Ok(outcome) => connection.push(
+                    ServerFrame::Ack { client_id: Some(client_id), message: WireMessage::from(&outcome.message), duplicate: true }.encode(),
+                ),
+                Err(error) => connection.push(domain_error_frame(&error, Some(client_id))),
+            }
+        }
+        ClientFrame::Read { chat_id, message_id } => {
+            let result = match services.limiter.acquire(user, RateKind::Request) {
+                Ok(()) => services.receipts.mark_read(user, ChatId(chat_id), MessageId(message_id), Some(connection.id)).await.map(drop),
+                Err(limited) => Err(limited),
+            };
+            if let Err(error) = result {
+                connection.push(domain_error_frame(&error, None));
+            }
+        }
+        ClientFrame::Typing { chat_id } => {
+            let result = match services.limiter.acquire(user, RateKind::Request) {
+                Ok(()) => services.chats.typing(user, ChatId(chat_id)).await,
+                Err(limited) => Err(limited),
+            };
+            if let Err(error) = result {
+                connection.push(domain_error_frame(&error, None));
+            }
+        }
+        ClientFrame::Ping => connection.push(ServerFrame::Pong.encode()),
+    }
+}
+
+fn error_frame(code: &'static str, message: &str, client_id: Option<uuid::Uuid>) -> ByteString {
+    ServerFrame::Error { code, message: message.to_owned(), client_id }.encode()
+}
+
+fn domain_error_frame(error: &DomainError, client_id: Option<uuid::Uuid>) -> ByteString {
+    let (code, message) = crate::error::code_and_message(error);
+    ServerFrame::Error { code, message, client_id }.encode()
+}
