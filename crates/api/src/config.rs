@@ -67,6 +67,7 @@ impl Config {
                 database_url,
                 db_max_connections: parse(&get, "DB_MAX_CONNECTIONS", 16)?.max(1),
                 redis_url: get("REDIS_URL").filter(|u| !u.trim().is_empty()),
+                redis_channel: parse(&get, "REDIS_CHANNEL", "messenger:events".to_owned())?,
                 jwt_secret,
                 jwt_ttl: Duration::from_secs(parse(&get, "JWT_TTL_SECONDS", 3600)?),
                 bcrypt_cost,

@@ -26,6 +26,8 @@ pub struct InfraConfig {
     pub database_url: String,
     pub db_max_connections: u32,
     pub redis_url: Option<String>,
+    /// The pub/sub channel instances share; one per deployment.
+    pub redis_channel: String,
     pub jwt_secret: Vec<u8>,
     pub jwt_ttl: Duration,
     pub bcrypt_cost: u32,
@@ -56,7 +58,7 @@ pub async fn build(config: &InfraConfig) -> anyhow::Result<Adapters> {
     let database_health: Arc<dyn HealthProbe> = Arc::new(DatabaseHealth { db: pool.clone() });
     let (bus, health): (Arc<dyn EventBus>, Arc<dyn HealthProbe>) = match &config.redis_url {
         Some(url) => {
-            let redis = RedisBus::connect(url).await?;
+            let redis = RedisBus::connect(url, &config.redis_channel).await?;
             let health = Arc::new(AllHealthy(vec![database_health, redis.health()]));
             (Arc::new(redis), health)
         }

@@ -13,10 +13,9 @@ use redis::aio::ConnectionManager;
 
 use super::InProcessBus;
 
-const CHANNEL: &str = "messenger:events";
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Carries events between instances through one Redis pub/sub channel. Every instance, this one
+/// Carries events between instances through one Redis pub/sub channel per deployment. Every instance, this one
 /// included, hears each event from its subscription, so that there is one path and one order: events
 /// one process publishes one after another reach every instance in that order.
 ///
@@ -24,6 +23,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// clients catch up through `GET /history?after_id=`, as after any reconnect.
 pub struct RedisBus {
     publisher: ConnectionManager,
+    channel: String,
     local: Arc<InProcessBus>,
     subscribed: Arc<AtomicBool>,
 }
@@ -34,16 +34,16 @@ impl RedisBus {
     ///
     /// # Errors
     /// When Redis cannot be reached at start.
-    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+    pub async fn connect(url: &str, channel: &str) -> anyhow::Result<Self> {
         let client = redis::Client::open(url).context("parsing REDIS_URL")?;
         let publisher = client.get_connection_manager().await.context("connecting to Redis")?;
         let local = Arc::new(InProcessBus::new());
         let subscribed = Arc::new(AtomicBool::new(false));
         let mut pubsub = client.get_async_pubsub().await.context("opening the Redis subscription")?;
-        pubsub.subscribe(CHANNEL).await.context("subscribing to Redis")?;
+        pubsub.subscribe(channel).await.context("subscribing to Redis")?;
         subscribed.store(true, Ordering::SeqCst);
-        tokio::spawn(listen(client, pubsub, local.clone(), subscribed.clone()));
-        Ok(Self { publisher, local, subscribed })
+        tokio::spawn(listen(client, channel.to_owned(), pubsub, local.clone(), subscribed.clone()));
+        Ok(Self { publisher, channel: channel.to_owned(), local, subscribed })
     }
 
     /// Whether this instance currently hears other instances.
@@ -52,7 +52,7 @@ impl RedisBus {
     }
 }
 
-async fn listen(client: redis::Client, first: redis::aio::PubSub, local: Arc<InProcessBus>, subscribed: Arc<AtomicBool>) {
+async fn listen(client: redis::Client, channel: String, first: redis::aio::PubSub, local: Arc<InProcessBus>, subscribed: Arc<AtomicBool>) {
     let mut pubsub = Some(first);
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -71,7 +71,7 @@ async fn listen(client: redis::Client, first: redis::aio::PubSub, local: Arc<InP
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
-        match resubscribe(&client).await {
+        match resubscribe(&client, &channel).await {
             Ok(connection) => {
                 tracing::info!("Redis subscription restored");
                 pubsub = Some(connection);
@@ -81,9 +81,9 @@ async fn listen(client: redis::Client, first: redis::aio::PubSub, local: Arc<InP
     }
 }
 
-async fn resubscribe(client: &redis::Client) -> redis::RedisResult<redis::aio::PubSub> {
+async fn resubscribe(client: &redis::Client, channel: &str) -> redis::RedisResult<redis::aio::PubSub> {
     let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.subscribe(CHANNEL).await?;
+    pubsub.subscribe(channel).await?;
     Ok(pubsub)
 }
 
@@ -93,7 +93,7 @@ impl EventBus for RedisBus {
         let payload = serde_json::to_vec(&event).map_err(|e| DomainError::Unexpected(e.into()))?;
         let mut publisher = self.publisher.clone();
         let _receivers: i64 = publisher
-            .publish(CHANNEL, payload)
+            .publish(&self.channel, payload)
             .await
             .map_err(|e| DomainError::Unexpected(anyhow::Error::new(e).context("publishing to Redis")))?;
         Ok(())

@@ -1,0 +1,15 @@
+//! One integration-test binary: the real server on a random port, its own fresh database per test
+//! (SQLite by default, PostgreSQL when `TEST_DATABASE_URL` names a server), spoken to over HTTP and
+//! WebSocket only.
+
+mod auth;
+mod chats;
+mod groups;
+mod helpers;
+mod messages;
+mod misc;
+mod scale_out;
+mod ws;
+mod ws_backpressure;
+mod ws_client;
+mod ws_support;

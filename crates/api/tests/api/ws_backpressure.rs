@@ -1,0 +1,67 @@
+//! A client that stops reading is closed, and does not hold anybody else up.
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio::net::TcpSocket;
+use tokio_tungstenite::client_async;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use crate::helpers::spawn_app_with;
+use crate::ws_client::WsClient;
+use crate::ws_support::{group, person};
+
+const MESSAGES: usize = 1500;
+
+#[tokio::test]
+async fn a_client_that_does_not_read_is_closed_while_the_others_keep_receiving() -> anyhow::Result<()> {
+    let app = spawn_app_with(&[("RATE_SEND_PER_SEC", "0"), ("WS_OUTBOUND_QUEUE", "16")]).await?;
+    let (sender, reader, sleeper) = (person(&app.address, "sender").await?, person(&app.address, "reader").await?, person(&app.address, "sleeper").await?);
+    let chat = group(&app.address, &sender, &[&reader, &sleeper]).await?;
+
+    // The sleeper's socket has a tiny receive buffer and is never read from.
+    let socket = TcpSocket::new_v4()?;
+    socket.set_recv_buffer_size(4096)?;
+    let port = app.address.rsplit(':').next().unwrap_or_default().parse::<u16>()?;
+    let stream = socket.connect(([127, 0, 0, 1], port).into()).await?;
+    let url = format!("ws://127.0.0.1:{port}/ws?token={}", sleeper.token);
+    let (mut sleeping, _) = client_async(url, stream).await?;
+
+    let mut reader_ws = WsClient::connect(&app.address, &reader.token).await?;
+    let mut sender_ws = WsClient::connect(&app.address, &sender.token).await?;
+    let text = "x".repeat(4000);
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    for i in 0..MESSAGES {
+        let sent_at = Instant::now();
+        sender_ws.send_json(json!({"type": "send", "chat_id": chat, "client_id": uuid::Uuid::new_v4(), "text": format!("{i} {text}")})).await?;
+        let frame = reader_ws.next_of("message").await?;
+        assert!(frame["message"]["text"].as_str().is_some_and(|t| t.starts_with(&format!("{i} "))));
+        slowest = slowest.max(sent_at.elapsed());
+    }
+    assert!(started.elapsed() < Duration::from_secs(120));
+    assert!(slowest < Duration::from_secs(2), "the reader kept receiving promptly (slowest {slowest:?})");
+
+    // Reading now, the sleeper finds what fitted in the buffers, then the end of the connection.
+    let mut received = 0;
+    let mut close_code = None;
+    let drained = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(frame) = sleeping.next().await {
+            match frame {
+                Ok(WsMessage::Text(_)) => received += 1,
+                Ok(WsMessage::Close(frame)) => {
+                    close_code = frame.map(|f| u16::from(f.code));
+                    break;
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    })
+    .await;
+    assert!(drained.is_ok(), "the connection was ended by the server");
+    assert!(received < MESSAGES, "the sleeper was cut off (got {received} of {MESSAGES})");
+    assert!(close_code.is_none_or(|code| code == 1013 || code == 1008), "closed with {close_code:?}");
+    Ok(())
+}
