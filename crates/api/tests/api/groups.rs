@@ -66,7 +66,7 @@ async fn members_leave_the_creator_removes_and_creatorship_passes_to_the_longest
     assert_eq!((status, code(&body)), (403, "forbidden"), "members cannot remove each other");
     assert_eq!(remove(2, 2).await?.0, 204, "a member may leave");
     let (status, body) = remove(0, 2).await?;
-    assert_eq!((status, code(&body)), (403, "forbidden"), "a former member is no longer in the group");
+    assert_eq!((status, code(&body)), (404, "not_found"), "a former member is no longer in the group");
     let (status, body) = remove(0, 3).await?;
     assert_eq!((status, code(&body)), (404, "not_found"), "dan was never a member");
     assert_eq!(remove(0, 0).await?.0, 204, "the creator leaves");

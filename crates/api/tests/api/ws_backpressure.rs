@@ -36,6 +36,7 @@ async fn a_client_that_does_not_read_is_closed_while_the_others_keep_receiving()
     for i in 0..MESSAGES {
         let sent_at = Instant::now();
         sender_ws.send_json(json!({"type": "send", "chat_id": chat, "client_id": uuid::Uuid::new_v4(), "text": format!("{i} {text}")})).await?;
+        sender_ws.next_of("ack").await?;
         let frame = reader_ws.next_of("message").await?;
         assert!(frame["message"]["text"].as_str().is_some_and(|t| t.starts_with(&format!("{i} "))));
         slowest = slowest.max(sent_at.elapsed());
