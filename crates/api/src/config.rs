@@ -24,7 +24,9 @@ where
     T::Err: std::fmt::Display,
 {
     match get(name) {
-        Some(raw) if !raw.trim().is_empty() => raw.trim().parse().map_err(|e| anyhow::anyhow!("{name}={raw:?} is invalid: {e}")),
+        Some(raw) if !raw.trim().is_empty() => {
+            raw.trim().parse().map_err(|e| anyhow::anyhow!("{name}={raw:?} is invalid: {e}"))
+        }
         _ => Ok(default),
     }
 }
@@ -39,17 +41,21 @@ impl Config {
     /// # Errors
     /// As [`Config::from_env`].
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let database_url = get("DATABASE_URL").filter(|u| !u.trim().is_empty()).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let database_url =
+            get("DATABASE_URL").filter(|u| !u.trim().is_empty()).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         let jwt_secret = match get("JWT_SECRET").filter(|s| !s.is_empty()) {
             Some(secret) => secret.into_bytes(),
             None if database_url.starts_with("sqlite:") => {
-                tracing::warn!("JWT_SECRET is not set: using a random development secret (tokens die with the process)");
+                tracing::warn!(
+                    "JWT_SECRET is not set: using a random development secret (tokens die with the process)"
+                );
                 uuid::Uuid::new_v4().as_bytes().iter().chain(uuid::Uuid::new_v4().as_bytes()).copied().collect()
             }
             None => bail!("JWT_SECRET must be set when DATABASE_URL is not SQLite"),
         };
         let listen_addr = parse(&get, "LISTEN_ADDR", "127.0.0.1:8080".to_owned())?;
-        let listen_addr = listen_addr.parse().with_context(|| format!("LISTEN_ADDR={listen_addr:?} is not host:port"))?;
+        let listen_addr =
+            listen_addr.parse().with_context(|| format!("LISTEN_ADDR={listen_addr:?} is not host:port"))?;
         let rate_limits = RateLimits {
             sends_per_second: parse(&get, "RATE_SEND_PER_SEC", 200.0)?,
             send_burst: parse(&get, "RATE_SEND_BURST", 400.0)?,

@@ -37,7 +37,8 @@ impl Application {
         let services = web::Data::new(Services::new(adapters));
         let hub = Arc::new(Hub::new(config.ws.outbound_queue));
         services.bus.subscribe(hub.clone());
-        let listener = TcpListener::bind(config.listen_addr).with_context(|| format!("binding {}", config.listen_addr))?;
+        let listener =
+            TcpListener::bind(config.listen_addr).with_context(|| format!("binding {}", config.listen_addr))?;
         let port = listener.local_addr()?.port();
         let hub_data = web::Data::from(hub.clone());
         let ws_settings = web::Data::new(config.ws);
@@ -50,7 +51,12 @@ impl Application {
                 .app_data(ws_settings.clone())
                 .configure(http::routes)
                 .route("/ws", web::get().to(ws::upgrade))
-                .route("/docs", web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish() }))
+                .route(
+                    "/docs",
+                    web::get().to(|| async {
+                        HttpResponse::PermanentRedirect().insert_header(("Location", "/docs/")).finish()
+                    }),
+                )
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::RouteNotFound) }))
         })

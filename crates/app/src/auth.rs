@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use domain::user::{
-    AccessToken, Email, NewUser, Password, PasswordHasher, TokenService, User, UserName,
-    UserRepository,
+    AccessToken, Email, NewUser, Password, PasswordHasher, TokenService, User, UserName, UserRepository,
 };
 use domain::{DomainError, UserId};
 
@@ -15,11 +14,7 @@ pub struct AuthService {
 }
 
 impl AuthService {
-    pub fn new(
-        users: Arc<dyn UserRepository>,
-        hasher: Arc<dyn PasswordHasher>,
-        tokens: Arc<dyn TokenService>,
-    ) -> Self {
+    pub fn new(users: Arc<dyn UserRepository>, hasher: Arc<dyn PasswordHasher>, tokens: Arc<dyn TokenService>) -> Self {
         Self { users, hasher, tokens }
     }
 
@@ -61,9 +56,7 @@ impl AuthService {
 
 #[cfg(test)]
 mod tests {
-    use domain::user::{
-        MockPasswordHasher, MockTokenService, MockUserRepository, PasswordHash, StoredCredentials,
-    };
+    use domain::user::{MockPasswordHasher, MockTokenService, MockUserRepository, PasswordHash, StoredCredentials};
 
     use super::*;
 
@@ -86,7 +79,9 @@ mod tests {
         let mut users = MockUserRepository::new();
         users
             .expect_create()
-            .withf(|u| u.email.as_str() == "alice@example.com" && u.name.as_str() == "Alice" && u.password_hash.0 == "hashed")
+            .withf(|u| {
+                u.email.as_str() == "alice@example.com" && u.name.as_str() == "Alice" && u.password_hash.0 == "hashed"
+            })
             .times(1)
             .returning(|_| Ok(alice()));
         let user = service(users, hasher, MockTokenService::new())
@@ -98,7 +93,9 @@ mod tests {
     #[tokio::test]
     async fn register_rejects_invalid_input_before_hashing() {
         let auth = service(MockUserRepository::new(), MockPasswordHasher::new(), MockTokenService::new());
-        for (name, email, password) in [("", "a@b.io", "password123"), ("A", "nope", "password123"), ("A", "a@b.io", "short")] {
+        for (name, email, password) in
+            [("", "a@b.io", "password123"), ("A", "nope", "password123"), ("A", "a@b.io", "short")]
+        {
             let result = auth.register(name, email, password).await;
             assert!(matches!(result, Err(DomainError::InvalidInput(_))), "{name}/{email}");
         }
@@ -117,9 +114,9 @@ mod tests {
     #[tokio::test]
     async fn sign_in_issues_a_token_for_the_right_password() {
         let mut users = MockUserRepository::new();
-        users.expect_find_credentials().returning(|_| {
-            Ok(Some(StoredCredentials { user: alice(), password_hash: PasswordHash("h".into()) }))
-        });
+        users
+            .expect_find_credentials()
+            .returning(|_| Ok(Some(StoredCredentials { user: alice(), password_hash: PasswordHash("h".into()) })));
         let mut hasher = MockPasswordHasher::new();
         hasher.expect_verify().withf(|p, h| p == "password123" && h.is_some()).returning(|_, _| Ok(true));
         let mut tokens = MockTokenService::new();
@@ -131,9 +128,9 @@ mod tests {
     #[tokio::test]
     async fn sign_in_with_a_wrong_password_is_refused() {
         let mut users = MockUserRepository::new();
-        users.expect_find_credentials().returning(|_| {
-            Ok(Some(StoredCredentials { user: alice(), password_hash: PasswordHash("h".into()) }))
-        });
+        users
+            .expect_find_credentials()
+            .returning(|_| Ok(Some(StoredCredentials { user: alice(), password_hash: PasswordHash("h".into()) })));
         let mut hasher = MockPasswordHasher::new();
         hasher.expect_verify().returning(|_, _| Ok(false));
         let result = service(users, hasher, MockTokenService::new()).sign_in("alice@example.com", "wrong-pass").await;

@@ -53,15 +53,12 @@ impl ChatService {
     #[tracing::instrument(skip(self, name, member_ids), fields(%me))]
     pub async fn create_group(&self, me: UserId, name: &str, member_ids: &[UserId]) -> Result<Chat, DomainError> {
         let name = GroupName::new(name)?;
-        let members: Vec<UserId> = member_ids
-            .iter()
-            .copied()
-            .filter(|id| *id != me)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let members: Vec<UserId> =
+            member_ids.iter().copied().filter(|id| *id != me).collect::<BTreeSet<_>>().into_iter().collect();
         if members.len() > GROUP_MAX_INITIAL_MEMBERS {
-            return Err(DomainError::invalid(format!("a group starts with at most {GROUP_MAX_INITIAL_MEMBERS} members")));
+            return Err(DomainError::invalid(format!(
+                "a group starts with at most {GROUP_MAX_INITIAL_MEMBERS} members"
+            )));
         }
         if self.users.count_existing(&members).await? != members.len() {
             return Err(DomainError::NotFound("user"));
@@ -116,11 +113,7 @@ impl ChatService {
     /// `NotFound` for an unknown chat, `Forbidden` for a non-member.
     pub async fn get(&self, me: UserId, chat: ChatId) -> Result<Chat, DomainError> {
         let found = self.chats.find(chat).await?.ok_or(DomainError::NotFound("chat"))?;
-        if found.is_member(me) {
-            Ok(found)
-        } else {
-            Err(DomainError::Forbidden("you are not a member of this chat"))
-        }
+        if found.is_member(me) { Ok(found) } else { Err(DomainError::Forbidden("you are not a member of this chat")) }
     }
 
     /// Every chat of `me`, most recent activity first.
@@ -159,11 +152,11 @@ impl ChatService {
 
 #[cfg(test)]
 mod tests {
+    use domain::MessageId;
     use domain::chat::{Member, MockChatRepository};
     use domain::events::MockEventBus;
     use domain::message::{MockReceiptRepository, ReadByAll};
     use domain::user::{MockUserRepository, User};
-    use domain::MessageId;
 
     use super::*;
 
@@ -198,13 +191,23 @@ mod tests {
         bus
     }
 
-    fn service(chats: MockChatRepository, users: MockUserRepository, receipts: MockReceiptRepository, bus: MockEventBus) -> ChatService {
+    fn service(
+        chats: MockChatRepository,
+        users: MockUserRepository,
+        receipts: MockReceiptRepository,
+        bus: MockEventBus,
+    ) -> ChatService {
         ChatService::new(Arc::new(chats), Arc::new(users), Arc::new(receipts), Arc::new(bus))
     }
 
     #[tokio::test]
     async fn a_private_chat_needs_another_existing_user() {
-        let chats = service(MockChatRepository::new(), MockUserRepository::new(), MockReceiptRepository::new(), MockEventBus::new());
+        let chats = service(
+            MockChatRepository::new(),
+            MockUserRepository::new(),
+            MockReceiptRepository::new(),
+            MockEventBus::new(),
+        );
         assert!(matches!(chats.open_private(UserId(1), UserId(1)).await, Err(DomainError::InvalidInput(_))));
         let mut users = MockUserRepository::new();
         users.expect_find_by_id().returning(|_| Ok(None));
@@ -218,7 +221,9 @@ mod tests {
         users.expect_count_existing().withf(|ids| ids == [UserId(2), UserId(3)]).returning(|ids| Ok(ids.len()));
         let mut repo = MockChatRepository::new();
         repo.expect_create_group()
-            .withf(|name, creator, members| name.as_str() == "Team" && *creator == UserId(1) && members == [UserId(2), UserId(3)])
+            .withf(|name, creator, members| {
+                name.as_str() == "Team" && *creator == UserId(1) && members == [UserId(2), UserId(3)]
+            })
             .returning(|_, _, _| Ok(group(1, &[1, 2, 3])));
         let chats = service(repo, users, MockReceiptRepository::new(), MockEventBus::new());
         let created = chats.create_group(UserId(1), " Team ", &[UserId(3), UserId(2), UserId(1), UserId(3)]).await;
@@ -230,13 +235,17 @@ mod tests {
         let mut users = MockUserRepository::new();
         users.expect_count_existing().returning(|_| Ok(0));
         let chats = service(MockChatRepository::new(), users, MockReceiptRepository::new(), MockEventBus::new());
-        assert!(matches!(chats.create_group(UserId(1), "Team", &[UserId(99)]).await, Err(DomainError::NotFound("user"))));
+        assert!(matches!(
+            chats.create_group(UserId(1), "Team", &[UserId(99)]).await,
+            Err(DomainError::NotFound("user"))
+        ));
         assert!(matches!(chats.create_group(UserId(1), " ", &[]).await, Err(DomainError::InvalidInput(_))));
     }
 
     #[tokio::test]
     async fn only_the_creator_adds_members() {
-        let chats = service(finding(group(1, &[1, 2])), existing_users(), MockReceiptRepository::new(), MockEventBus::new());
+        let chats =
+            service(finding(group(1, &[1, 2])), existing_users(), MockReceiptRepository::new(), MockEventBus::new());
         assert!(matches!(chats.add_member(UserId(2), ChatId(9), UserId(3)).await, Err(DomainError::Forbidden(_))));
         assert!(matches!(chats.add_member(UserId(5), ChatId(9), UserId(3)).await, Err(DomainError::Forbidden(_))));
 
@@ -251,9 +260,11 @@ mod tests {
         let mut repo = finding(group(1, &[1, 2, 3]));
         repo.expect_remove_member().returning(|_, _| Ok(true));
         let mut receipts = MockReceiptRepository::new();
-        receipts.expect_mark_read_by_all().withf(|_, up| up.is_none()).times(1).returning(|chat, _| {
-            Ok(vec![ReadByAll { chat_id: chat, sender_id: UserId(1), up_to: MessageId(7) }])
-        });
+        receipts
+            .expect_mark_read_by_all()
+            .withf(|_, up| up.is_none())
+            .times(1)
+            .returning(|chat, _| Ok(vec![ReadByAll { chat_id: chat, sender_id: UserId(1), up_to: MessageId(7) }]));
         let mut bus = MockEventBus::new();
         bus.expect_publish().withf(|e| matches!(e, Event::MembersChanged { .. })).times(1).returning(|_| Ok(()));
         bus.expect_publish().withf(|e| matches!(e, Event::ReadByAll(_))).times(1).returning(|_| Ok(()));
@@ -263,12 +274,16 @@ mod tests {
 
     #[tokio::test]
     async fn members_cannot_remove_others_and_private_chats_have_fixed_members() {
-        let chats = service(finding(group(1, &[1, 2, 3])), existing_users(), MockReceiptRepository::new(), MockEventBus::new());
+        let chats =
+            service(finding(group(1, &[1, 2, 3])), existing_users(), MockReceiptRepository::new(), MockEventBus::new());
         assert!(matches!(chats.remove_member(UserId(2), ChatId(9), UserId(3)).await, Err(DomainError::Forbidden(_))));
         let mut private = group(1, &[1, 2]);
         private.kind = ChatKind::Private;
         let chats = service(finding(private), existing_users(), MockReceiptRepository::new(), MockEventBus::new());
-        assert!(matches!(chats.remove_member(UserId(1), ChatId(9), UserId(1)).await, Err(DomainError::InvalidInput(_))));
+        assert!(matches!(
+            chats.remove_member(UserId(1), ChatId(9), UserId(1)).await,
+            Err(DomainError::InvalidInput(_))
+        ));
     }
 
     #[tokio::test]
@@ -276,7 +291,10 @@ mod tests {
         let mut repo = finding(group(1, &[1, 2]));
         repo.expect_remove_member().returning(|_, _| Ok(false));
         let chats = service(repo, existing_users(), MockReceiptRepository::new(), MockEventBus::new());
-        assert!(matches!(chats.remove_member(UserId(1), ChatId(9), UserId(5)).await, Err(DomainError::NotFound("member"))));
+        assert!(matches!(
+            chats.remove_member(UserId(1), ChatId(9), UserId(5)).await,
+            Err(DomainError::NotFound("member"))
+        ));
     }
 
     #[tokio::test]
@@ -290,7 +308,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_chat_is_shown_to_members_only() {
-        let chats = service(finding(group(1, &[1, 2])), MockUserRepository::new(), MockReceiptRepository::new(), MockEventBus::new());
+        let chats = service(
+            finding(group(1, &[1, 2])),
+            MockUserRepository::new(),
+            MockReceiptRepository::new(),
+            MockEventBus::new(),
+        );
         assert!(chats.get(UserId(2), ChatId(9)).await.is_ok());
         assert!(matches!(chats.get(UserId(3), ChatId(9)).await, Err(DomainError::Forbidden(_))));
     }

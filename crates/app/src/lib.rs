@@ -12,4 +12,3 @@ pub use chats::ChatService;
 pub use messages::{MessageService, SendOutcome};
 pub use receipts::ReceiptService;
 pub use users::UserService;
-

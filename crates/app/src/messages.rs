@@ -59,7 +59,13 @@ impl MessageService {
         }
 
         let mut turn = self.sequencer.turn(chat).await;
-        let new = NewMessage { chat_id: chat, sender_id: sender, text: text.clone(), client_id, timestamp: turn.next_timestamp() };
+        let new = NewMessage {
+            chat_id: chat,
+            sender_id: sender,
+            text: text.clone(),
+            client_id,
+            timestamp: turn.next_timestamp(),
+        };
         let outcome = match self.messages.insert_idempotent(new).await {
             Ok(outcome) => outcome,
             Err(error) => {
@@ -92,7 +98,12 @@ impl MessageService {
     /// # Errors
     /// `NotFound` for an unknown chat, `Forbidden` for a non-member.
     #[tracing::instrument(skip(self), fields(%reader, %chat))]
-    pub async fn history(&self, reader: UserId, chat: ChatId, query: HistoryQuery) -> Result<Vec<Message>, DomainError> {
+    pub async fn history(
+        &self,
+        reader: UserId,
+        chat: ChatId,
+        query: HistoryQuery,
+    ) -> Result<Vec<Message>, DomainError> {
         self.members_of(chat, reader).await?;
         self.messages.history(chat, query).await
     }
@@ -138,11 +149,11 @@ fn same_message(original: &Message, chat: ChatId, text: &MessageText) -> Result<
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
+    use domain::MessageId;
     use domain::chat::MockChatRepository;
     use domain::events::MockEventBus;
     use domain::message::MockMessageRepository;
     use domain::rate_limit::MockRateLimiter;
-    use domain::MessageId;
 
     use super::*;
 
@@ -162,9 +173,7 @@ mod tests {
 
     fn chats_with_members(members: Vec<i64>) -> MockChatRepository {
         let mut chats = MockChatRepository::new();
-        chats
-            .expect_member_ids()
-            .returning(move |_| Ok(Some(members.iter().copied().map(UserId).collect())));
+        chats.expect_member_ids().returning(move |_| Ok(Some(members.iter().copied().map(UserId).collect())));
         chats
     }
 
@@ -247,9 +256,9 @@ mod tests {
     async fn over_the_limit_a_new_message_is_refused_but_a_duplicate_is_answered() {
         let limited = || {
             let mut limiter = MockRateLimiter::new();
-            limiter.expect_acquire().returning(|_, _| {
-                Err(DomainError::RateLimited { retry_after: std::time::Duration::from_millis(10) })
-            });
+            limiter
+                .expect_acquire()
+                .returning(|_, _| Err(DomainError::RateLimited { retry_after: std::time::Duration::from_millis(10) }));
             limiter
         };
         let mut fresh = MockMessageRepository::new();

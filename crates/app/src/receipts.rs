@@ -95,14 +95,19 @@ mod tests {
     async fn advancing_the_pointer_tells_members_and_each_sender_whose_messages_became_read() {
         let mut receipts = MockReceiptRepository::new();
         receipts.expect_advance_read_pointer().returning(|_, _, _| Ok(true));
-        receipts.expect_mark_read_by_all().withf(|c, up| *c == ChatId(9) && *up == Some(MessageId(42))).returning(|c, _| {
-            Ok(vec![
-                ReadByAll { chat_id: c, sender_id: UserId(1), up_to: MessageId(42) },
-                ReadByAll { chat_id: c, sender_id: UserId(3), up_to: MessageId(40) },
-            ])
-        });
+        receipts.expect_mark_read_by_all().withf(|c, up| *c == ChatId(9) && *up == Some(MessageId(42))).returning(
+            |c, _| {
+                Ok(vec![
+                    ReadByAll { chat_id: c, sender_id: UserId(1), up_to: MessageId(42) },
+                    ReadByAll { chat_id: c, sender_id: UserId(3), up_to: MessageId(40) },
+                ])
+            },
+        );
         let mut bus = MockEventBus::new();
-        bus.expect_publish().withf(|e| matches!(e, Event::ReadAdvanced { reader_id: UserId(2), .. })).times(1).returning(|_| Ok(()));
+        bus.expect_publish()
+            .withf(|e| matches!(e, Event::ReadAdvanced { reader_id: UserId(2), .. }))
+            .times(1)
+            .returning(|_| Ok(()));
         bus.expect_publish().withf(|e| matches!(e, Event::ReadByAll(_))).times(2).returning(|_| Ok(()));
         let moved = service(messages_in(9), receipts, bus).mark_read(UserId(2), ChatId(9), MessageId(42), None).await;
         assert_eq!(moved.ok(), Some(true));
@@ -112,7 +117,9 @@ mod tests {
     async fn a_pointer_that_does_not_move_publishes_nothing() {
         let mut receipts = MockReceiptRepository::new();
         receipts.expect_advance_read_pointer().returning(|_, _, _| Ok(false));
-        let moved = service(messages_in(9), receipts, MockEventBus::new()).mark_read(UserId(2), ChatId(9), MessageId(42), None).await;
+        let moved = service(messages_in(9), receipts, MockEventBus::new())
+            .mark_read(UserId(2), ChatId(9), MessageId(42), None)
+            .await;
         assert_eq!(moved.ok(), Some(false));
     }
 

@@ -14,11 +14,7 @@ use crate::message::{Message, ReadByAll};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     /// A new message: to every connection of every member but `origin`.
-    MessageSent {
-        message: Message,
-        members: Vec<UserId>,
-        origin: Option<ConnectionId>,
-    },
+    MessageSent { message: Message, members: Vec<UserId>, origin: Option<ConnectionId> },
     /// A member's read pointer advanced: to every connection of every member but `origin`.
     ReadAdvanced {
         chat_id: ChatId,
@@ -30,11 +26,7 @@ pub enum Event {
     /// Some of a sender's messages became read by everybody: to every connection of that sender.
     ReadByAll(ReadByAll),
     /// A member is typing: to the connections of the other members.
-    Typing {
-        chat_id: ChatId,
-        user_id: UserId,
-        members: Vec<UserId>,
-    },
+    Typing { chat_id: ChatId, user_id: UserId, members: Vec<UserId> },
     /// Somebody joined or left: caches of membership must forget this chat.
     MembersChanged { chat_id: ChatId },
 }

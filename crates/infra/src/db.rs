@@ -13,5 +13,5 @@ pub use chats::SeaChatRepository;
 pub use connect::{connect, migrate_with_lock};
 pub use messages::SeaMessageRepository;
 pub use receipts::SeaReceiptRepository;
-pub use users::SeaUserRepository;
 pub(crate) use sql::statement;
+pub use users::SeaUserRepository;

@@ -9,4 +9,4 @@ mod seed;
 mod wiring;
 
 pub use rate_limit::RateLimits;
-pub use wiring::{build, migrate, seed, Adapters, InfraConfig};
+pub use wiring::{Adapters, InfraConfig, build, migrate, seed};

@@ -46,7 +46,13 @@ impl TokenBuckets {
         }
     }
 
-    fn with_bucket<T>(&self, user: UserId, kind: RateKind, now: Instant, f: impl FnOnce(&mut Bucket, f64, f64) -> T) -> Option<T> {
+    fn with_bucket<T>(
+        &self,
+        user: UserId,
+        kind: RateKind,
+        now: Instant,
+        f: impl FnOnce(&mut Bucket, f64, f64) -> T,
+    ) -> Option<T> {
         let (rate, burst) = self.rate_and_burst(kind);
         if rate <= 0.0 {
             return None;
@@ -112,7 +118,9 @@ mod tests {
             assert!(buckets.acquire_at(user, RateKind::Send, start).is_ok());
         }
         let refused = buckets.acquire_at(user, RateKind::Send, start);
-        assert!(matches!(refused, Err(DomainError::RateLimited { retry_after }) if retry_after <= Duration::from_millis(100)));
+        assert!(
+            matches!(refused, Err(DomainError::RateLimited { retry_after }) if retry_after <= Duration::from_millis(100))
+        );
         assert!(buckets.acquire_at(user, RateKind::Send, start + Duration::from_millis(100)).is_ok());
         assert!(buckets.acquire_at(UserId(2), RateKind::Send, start).is_ok(), "users have their own buckets");
     }

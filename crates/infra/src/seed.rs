@@ -9,8 +9,8 @@ use domain::user::{Email, Password, PasswordHasher, UserRepository};
 use domain::{ChatId, UserId};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
-use crate::db::{SeaChatRepository, SeaUserRepository};
 use crate::db::entities::messages;
+use crate::db::{SeaChatRepository, SeaUserRepository};
 
 const PASSWORD: &str = "password123";
 const NAMES: [&str; 4] = ["alice", "bob", "carol", "dave"];
@@ -39,8 +39,14 @@ pub(crate) async fn run(db: &DatabaseConnection, hasher: &dyn PasswordHasher) ->
     let (alice, bob) = (ids[0], ids[1]);
     let (private, _) = chats.find_or_create_private(alice, bob).await?;
     let team = find_or_create_team(db, &chats, alice, &ids[1..]).await?;
-    seed_messages(db, private.id, &[(alice, "Hi Bob! Welcome to the messenger."), (bob, "Hi Alice, glad to be here.")]).await?;
-    seed_messages(db, team, &[(alice, "Welcome to the Team group, everyone."), (ids[2], "Hello all!"), (ids[3], "Hi team 👋")]).await?;
+    seed_messages(db, private.id, &[(alice, "Hi Bob! Welcome to the messenger."), (bob, "Hi Alice, glad to be here.")])
+        .await?;
+    seed_messages(
+        db,
+        team,
+        &[(alice, "Welcome to the Team group, everyone."), (ids[2], "Hello all!"), (ids[3], "Hi team 👋")],
+    )
+    .await?;
 
     let mut report = String::from("Demo data is ready. Sign in with any of:\n");
     for (name, id) in NAMES.iter().zip(&ids) {
@@ -50,7 +56,12 @@ pub(crate) async fn run(db: &DatabaseConnection, hasher: &dyn PasswordHasher) ->
     Ok(report)
 }
 
-async fn find_or_create_team(db: &DatabaseConnection, chats: &SeaChatRepository, creator: UserId, members: &[UserId]) -> anyhow::Result<ChatId> {
+async fn find_or_create_team(
+    db: &DatabaseConnection,
+    chats: &SeaChatRepository,
+    creator: UserId,
+    members: &[UserId],
+) -> anyhow::Result<ChatId> {
     let sql = "SELECT chat_id FROM groups WHERE name = $1 AND creator_id = $2 ORDER BY id LIMIT 1";
     let existing = db
         .query_one_raw(crate::db::statement(db, sql, ["Team".into(), creator.0.into()]))

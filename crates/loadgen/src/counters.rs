@@ -116,9 +116,7 @@ impl Shared {
 
 pub fn lock(stats: &SharedStats) -> MutexGuard<'_, Shared> {
     // A poisoned lock only means another task panicked mid-update; the counters are still usable.
-    stats
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    stats.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -127,10 +125,7 @@ mod tests {
     use crate::stats::delivery_balance;
 
     fn schedule() -> Schedule {
-        Schedule {
-            measure_start: 1_000,
-            measure_end: 1_000_000_000_000,
-        }
+        Schedule { measure_start: 1_000, measure_end: 1_000_000_000_000 }
     }
 
     #[test]
@@ -151,10 +146,7 @@ mod tests {
 
     #[test]
     fn only_events_inside_the_window_count_towards_rates_and_latency() {
-        let stats = Shared::new(Schedule {
-            measure_start: 100,
-            measure_end: 200,
-        });
+        let stats = Shared::new(Schedule { measure_start: 100, measure_end: 200 });
         let mut s = lock(&stats);
         s.on_ack(1, 0, 50, 150); // sent during warm-up, acked in window
         s.on_ack(2, 0, 150, 160);

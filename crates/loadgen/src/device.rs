@@ -107,12 +107,7 @@ pub async fn run_device(
 }
 
 /// Sends whatever is due now; returns when to wake up for the next send (if not woken by a frame).
-async fn send_due(
-    ws: &mut Ws,
-    s: &mut SenderState,
-    stats: &SharedStats,
-    now: Instant,
-) -> Result<Instant> {
+async fn send_due(ws: &mut Ws, s: &mut SenderState, stats: &SharedStats, now: Instant) -> Result<Instant> {
     let far = now + Duration::from_secs(86_400);
     if now < s.plan.start {
         return Ok(s.plan.start);
@@ -158,20 +153,9 @@ async fn send_one(ws: &mut Ws, s: &mut SenderState, sent_nanos: i64) -> Result<(
     let frame = send_frame(chat_id, &client_id, &message_text(sent_nanos, s.seq));
     s.seq += 1;
     ws.feed(Message::text(frame)).await?;
-    s.records.push(SentRecord {
-        chat_id,
-        client_id,
-        message_id: None,
-    });
+    s.records.push(SentRecord { chat_id, client_id, message_id: None });
     let record = s.records.len() - 1;
-    s.outstanding.insert(
-        client_id,
-        Outstanding {
-            sent_nanos,
-            chat_index,
-            record,
-        },
-    );
+    s.outstanding.insert(client_id, Outstanding { sent_nanos, chat_index, record });
     Ok(())
 }
 

@@ -53,39 +53,21 @@ pub async fn run(args: &FillArgs) -> Result<FillReport> {
             let group: Vec<usize> = (0..users.len()).collect();
             let chats = create_chats(&api, &users, &[group], &[], 1).await?;
             let chat = chats.first().context("group not created")?;
-            (
-                chat.id,
-                users.iter().map(|u| u.token.clone()).collect(),
-                Some(format!("{prefix}-0@loadgen.example.com")),
-            )
+            (chat.id, users.iter().map(|u| u.token.clone()).collect(), Some(format!("{prefix}-0@loadgen.example.com")))
         }
     };
     let conns = args.connections.max(1);
     let mut sockets = Vec::with_capacity(conns);
     for i in 0..conns {
-        sockets.push(
-            connector
-                .connect(&tokens[i % tokens.len()], 64 * 1024)
-                .await?,
-        );
+        sockets.push(connector.connect(&tokens[i % tokens.len()], 64 * 1024).await?);
     }
-    eprintln!(
-        "fill: {} messages into chat {chat_id} over {conns} connections, window {}",
-        args.messages, args.window
-    );
+    eprintln!("fill: {} messages into chat {chat_id} over {conns} connections, window {}", args.messages, args.window);
     let counters = Arc::new(Counters::default());
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (i, ws) in sockets.into_iter().enumerate() {
-        let quota =
-            args.messages / conns as u64 + u64::from((i as u64) < args.messages % conns as u64);
-        tasks.push(tokio::spawn(fill_connection(
-            ws,
-            chat_id,
-            quota,
-            args.window.max(1),
-            counters.clone(),
-        )));
+        let quota = args.messages / conns as u64 + u64::from((i as u64) < args.messages % conns as u64);
+        tasks.push(tokio::spawn(fill_connection(ws, chat_id, quota, args.window.max(1), counters.clone())));
     }
     let progress = tokio::spawn(report_progress(counters.clone(), args.messages));
     // Close only when every connection is done, so no member leaves while others still send.
@@ -118,22 +100,13 @@ async fn report_progress(counters: Arc<Counters>, total: u64) {
     loop {
         tokio::time::sleep(Duration::from_secs(5)).await;
         let acked = counters.acked.load(Ordering::Relaxed);
-        eprintln!(
-            "fill: {acked}/{total} acked ({:.0}/s)",
-            (acked - last) as f64 / 5.0
-        );
+        eprintln!("fill: {acked}/{total} acked ({:.0}/s)", (acked - last) as f64 / 5.0);
         last = acked;
     }
 }
 
 /// Sends `quota` messages on `ws` (retrying rate-limited ones) and hands the socket back.
-async fn fill_connection(
-    mut ws: Ws,
-    chat_id: i64,
-    quota: u64,
-    window: usize,
-    counters: Arc<Counters>,
-) -> Result<Ws> {
+async fn fill_connection(mut ws: Ws, chat_id: i64, quota: u64, window: usize, counters: Arc<Counters>) -> Result<Ws> {
     let mut made = 0_u64;
     let mut retry: VecDeque<(Uuid, String)> = VecDeque::new();
     let mut outstanding: HashMap<Uuid, String> = HashMap::new();
@@ -152,8 +125,7 @@ async fn fill_connection(
                         (Uuid::new_v4(), message_text(now_nanos(), made))
                     }
                 };
-                ws.feed(Message::text(send_frame(chat_id, &client_id, &text)))
-                    .await?;
+                ws.feed(Message::text(send_frame(chat_id, &client_id, &text))).await?;
                 outstanding.insert(client_id, text);
                 batch += 1;
             }
@@ -162,11 +134,8 @@ async fn fill_connection(
             }
         }
         let now = Instant::now();
-        let wake = tokio::time::Instant::from_std(if backoff > now {
-            backoff
-        } else {
-            now + Duration::from_secs(3600)
-        });
+        let wake =
+            tokio::time::Instant::from_std(if backoff > now { backoff } else { now + Duration::from_secs(3600) });
         tokio::select! {
             frame = ws.next() => match frame {
                 Some(Ok(Message::Text(text))) => {

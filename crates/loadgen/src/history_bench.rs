@@ -36,10 +36,7 @@ pub async fn run(args: &HistoryArgs) -> Result<HistoryBenchReport> {
     let api = Api::new(&args.common.base_url)?;
     let token = match (&args.token, &args.email) {
         (Some(t), _) => t.clone(),
-        (None, Some(email)) => {
-            api.login_with(email, args.password.as_deref().unwrap_or(PASSWORD))
-                .await?
-        }
+        (None, Some(email)) => api.login_with(email, args.password.as_deref().unwrap_or(PASSWORD)).await?,
         (None, None) => bail!("give --token or --email"),
     };
     let after_id = match args.after_id {
@@ -48,10 +45,7 @@ pub async fn run(args: &HistoryArgs) -> Result<HistoryBenchReport> {
     };
     let scenarios = [
         ("first_page", "limit=50&offset=0".to_owned()),
-        (
-            "deep_offset",
-            format!("limit=50&offset={}", args.deep_offset),
-        ),
+        ("deep_offset", format!("limit=50&offset={}", args.deep_offset)),
         ("after_id", format!("after_id={after_id}&limit=50")),
     ];
     let mut reports = Vec::new();
@@ -59,11 +53,7 @@ pub async fn run(args: &HistoryArgs) -> Result<HistoryBenchReport> {
         eprintln!("history: {name} ({query}), {} requests…", args.requests);
         reports.push(scenario(&api, &token, args, name, &query).await);
     }
-    Ok(HistoryBenchReport {
-        chat_id: args.chat_id,
-        concurrency: args.concurrency,
-        scenarios: reports,
-    })
+    Ok(HistoryBenchReport { chat_id: args.chat_id, concurrency: args.concurrency, scenarios: reports })
 }
 
 /// The id of the message at `offset` (or of the last message, if the chat is shorter).
@@ -73,33 +63,17 @@ async fn id_at_offset(api: &Api, token: &str, chat_id: i64, offset: usize) -> Re
         id: i64,
     }
     let url = api.url(&format!("/history/{chat_id}?limit=1&offset={offset}"));
-    let page: Vec<IdOnly> = api
-        .http
-        .get(&url)
-        .bearer_auth(token)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let page: Vec<IdOnly> = api.http.get(&url).bearer_auth(token).send().await?.error_for_status()?.json().await?;
     match page.first() {
         Some(m) => Ok(m.id),
         None => {
-            eprintln!(
-                "history: chat {chat_id} has fewer than {offset} messages; after_id starts at 0"
-            );
+            eprintln!("history: chat {chat_id} has fewer than {offset} messages; after_id starts at 0");
             Ok(0)
         }
     }
 }
 
-async fn scenario(
-    api: &Api,
-    token: &str,
-    args: &HistoryArgs,
-    name: &str,
-    query: &str,
-) -> ScenarioReport {
+async fn scenario(api: &Api, token: &str, args: &HistoryArgs, name: &str, query: &str) -> ScenarioReport {
     let url = api.url(&format!("/history/{}?{query}", args.chat_id));
     // Warm-up: a few requests not measured (connections, caches).
     for _ in 0..args.concurrency.min(args.requests) {
@@ -114,10 +88,7 @@ async fn scenario(
             let t = Instant::now();
             match fetch(api, token, &url).await {
                 Ok(n) => {
-                    record_nanos(
-                        &mut hist,
-                        i64::try_from(t.elapsed().as_nanos()).unwrap_or(i64::MAX),
-                    );
+                    record_nanos(&mut hist, i64::try_from(t.elapsed().as_nanos()).unwrap_or(i64::MAX));
                     items += n;
                 }
                 Err(_) => failures += 1,
@@ -158,10 +129,7 @@ async fn fetch(api: &Api, token: &str, url: &str) -> Result<usize> {
 }
 
 pub fn print_human(r: &HistoryBenchReport) {
-    println!(
-        "== GET /history on chat {}, concurrency {}",
-        r.chat_id, r.concurrency
-    );
+    println!("== GET /history on chat {}, concurrency {}", r.chat_id, r.concurrency);
     for s in &r.scenarios {
         println!(
             "{:<12} p50 {:.2}  p95 {:.2}  p99 {:.2}  max {:.2} ms  {:.0} req/s  {:.1} items  ({} failed)  ?{}",

@@ -39,22 +39,13 @@ pub struct HistoryReport {
 pub async fn fetch_all(api: &Api, token: &str, chat_id: i64) -> Result<Vec<HistoryMessage>> {
     let mut all = Vec::new();
     loop {
-        let url = api.url(&format!(
-            "/history/{chat_id}?limit={PAGE}&offset={}",
-            all.len()
-        ));
+        let url = api.url(&format!("/history/{chat_id}?limit={PAGE}&offset={}", all.len()));
         let resp = api.http.get(&url).bearer_auth(token).send().await?;
         let status = resp.status();
         if !status.is_success() {
-            bail!(
-                "GET {url}: {status} {}",
-                resp.text().await.unwrap_or_default()
-            );
+            bail!("GET {url}: {status} {}", resp.text().await.unwrap_or_default());
         }
-        let page: Vec<HistoryMessage> = resp
-            .json()
-            .await
-            .with_context(|| format!("GET {url} body"))?;
+        let page: Vec<HistoryMessage> = resp.json().await.with_context(|| format!("GET {url} body"))?;
         let last = page.len() < PAGE;
         all.extend(page);
         if last {
@@ -81,10 +72,7 @@ pub async fn check_history(
 }
 
 /// Pure comparison of what history holds with what was sent.
-pub fn compare<'a>(
-    stored: impl IntoIterator<Item = &'a HistoryMessage>,
-    sent: &[SentRecord],
-) -> HistoryReport {
+pub fn compare<'a>(stored: impl IntoIterator<Item = &'a HistoryMessage>, sent: &[SentRecord]) -> HistoryReport {
     let mut report = HistoryReport::default();
     let mut ids = HashMap::new();
     let mut client_ids = HashSet::new();
@@ -115,20 +103,11 @@ mod tests {
     use super::*;
 
     fn msg(id: i64, sender_id: i64, client_id: Uuid) -> HistoryMessage {
-        HistoryMessage {
-            id,
-            chat_id: 1,
-            sender_id,
-            client_id: Some(client_id),
-        }
+        HistoryMessage { id, chat_id: 1, sender_id, client_id: Some(client_id) }
     }
 
     fn record(client_id: Uuid, message_id: Option<i64>) -> SentRecord {
-        SentRecord {
-            chat_id: 1,
-            client_id,
-            message_id,
-        }
+        SentRecord { chat_id: 1, client_id, message_id }
     }
 
     #[test]
@@ -136,34 +115,17 @@ mod tests {
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         let stored = [msg(1, 10, a), msg(2, 11, b)];
         let r = compare(&stored, &[record(a, Some(1)), record(b, Some(2))]);
-        assert_eq!(
-            r,
-            HistoryReport {
-                persisted: 2,
-                ..HistoryReport::default()
-            }
-        );
+        assert_eq!(r, HistoryReport { persisted: 2, ..HistoryReport::default() });
     }
 
     #[test]
     fn duplicates_and_missing_messages_are_counted() {
         let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-        let stored = [
-            msg(1, 10, a),
-            msg(1, 10, a),
-            msg(2, 10, b),
-            msg(3, 10, b),
-            msg(4, 10, c),
-        ];
+        let stored = [msg(1, 10, a), msg(1, 10, a), msg(2, 10, b), msg(3, 10, b), msg(4, 10, c)];
         let mut elsewhere = record(b, Some(3));
         elsewhere.chat_id = 2;
-        let sent = [
-            record(a, Some(1)),
-            record(b, Some(2)),
-            record(c, None),
-            record(Uuid::new_v4(), Some(9)),
-            elsewhere,
-        ];
+        let sent =
+            [record(a, Some(1)), record(b, Some(2)), record(c, None), record(Uuid::new_v4(), Some(9)), elsewhere];
         let r = compare(&stored, &sent);
         assert_eq!(r.persisted, 5);
         assert_eq!(r.duplicate_ids, 1);

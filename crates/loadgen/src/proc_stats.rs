@@ -18,8 +18,8 @@ pub struct ProcSample {
 
 /// `pid` is a number or `self`.
 pub fn sample(pid: &str) -> Result<ProcSample> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    let stat =
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("reading /proc/{pid}/stat"))?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("reading /proc/{pid}/status"))?;
     Ok(ProcSample {
@@ -32,10 +32,7 @@ pub fn sample(pid: &str) -> Result<ProcSample> {
 /// utime + stime (fields 14 and 15) in seconds. The command name (field 2) may hold spaces and
 /// parentheses, so fields are counted after the last `)`.
 pub fn cpu_seconds_from_stat(stat: &str) -> Result<f64> {
-    let after_comm = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .context("no ')' in stat")?;
+    let after_comm = stat.rsplit_once(')').map(|(_, rest)| rest).context("no ')' in stat")?;
     // after_comm starts at field 3 (state); utime is field 14 => index 11.
     let fields: Vec<&str> = after_comm.split_whitespace().collect();
     if fields.len() < 13 {
@@ -47,15 +44,8 @@ pub fn cpu_seconds_from_stat(stat: &str) -> Result<f64> {
 }
 
 pub fn rss_kb_from_status(status: &str) -> Result<u64> {
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .context("no VmRSS in status")?;
-    let value = line
-        .trim_start_matches("VmRSS:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS in status")?;
+    let value = line.trim_start_matches("VmRSS:").trim().trim_end_matches("kB").trim();
     value.parse().context("VmRSS value")
 }
 
@@ -70,11 +60,7 @@ pub struct ProcUsage {
 
 pub fn usage(start: &ProcSample, end: &ProcSample, peak_rss_kb: u64) -> ProcUsage {
     let wall = end.at.duration_since(start.at).as_secs_f64();
-    let cpu = if wall > 0.0 {
-        (end.cpu_seconds - start.cpu_seconds) / wall * 100.0
-    } else {
-        0.0
-    };
+    let cpu = if wall > 0.0 { (end.cpu_seconds - start.cpu_seconds) / wall * 100.0 } else { 0.0 };
     ProcUsage {
         cpu_percent: cpu,
         rss_start_mb: kb_to_mb(start.rss_kb),
@@ -111,16 +97,8 @@ mod tests {
 
     #[test]
     fn usage_is_percent_of_one_core() {
-        let start = ProcSample {
-            cpu_seconds: 1.0,
-            rss_kb: 1024,
-            at: Instant::now(),
-        };
-        let end = ProcSample {
-            cpu_seconds: 2.5,
-            rss_kb: 2048,
-            at: start.at + std::time::Duration::from_secs(2),
-        };
+        let start = ProcSample { cpu_seconds: 1.0, rss_kb: 1024, at: Instant::now() };
+        let end = ProcSample { cpu_seconds: 2.5, rss_kb: 2048, at: start.at + std::time::Duration::from_secs(2) };
         let u = usage(&start, &end, 4096);
         assert!((u.cpu_percent - 75.0).abs() < 1e-9);
         assert!((u.rss_end_mb - 2.0).abs() < 1e-9);

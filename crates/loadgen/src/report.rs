@@ -79,9 +79,7 @@ impl RunReport {
             acked: st.acked,
             duplicate_acks: st.duplicate_acks,
             errors: st.errors.clone(),
-            unanswered: st
-                .sent
-                .saturating_sub(st.acked + st.duplicate_acks + errors_total),
+            unanswered: st.sent.saturating_sub(st.acked + st.duplicate_acks + errors_total),
             deliveries: st.deliveries,
             expected_deliveries: balance.expected,
             lost: balance.lost,
@@ -118,10 +116,7 @@ impl RunReport {
         };
         check(self.lost, "deliveries lost");
         check(self.duplicate_deliveries, "duplicate deliveries");
-        check(
-            self.surplus_deliveries,
-            "deliveries to connections that should not get them",
-        );
+        check(self.surplus_deliveries, "deliveries to connections that should not get them");
         check(self.duplicate_acks, "duplicate acks");
         check(self.unanswered, "sends never answered (no ack, no error)");
         check(self.order_violations, "ordering violations");
@@ -142,33 +137,18 @@ impl RunReport {
         };
         println!(
             "== loadgen: {} users, {} groups of {}, {} private chats, {} devices/user, {} idle, {} senders, {mode}",
-            c.users,
-            c.groups,
-            c.group_size,
-            c.private_chats,
-            c.devices,
-            c.idle_connections,
-            c.senders
+            c.users, c.groups, c.group_size, c.private_chats, c.devices, c.idle_connections, c.senders
         );
-        println!(
-            "   warm-up {} s, measured {} s, drain {:.2} s",
-            c.warmup_s, c.duration_s, self.drain_s
-        );
+        println!("   warm-up {} s, measured {} s, drain {:.2} s", c.warmup_s, c.duration_s, self.drain_s);
         let row = |name: &str, value: String| println!("{name:<28} {value}");
         row("sent", self.sent.to_string());
         row("acked", self.acked.to_string());
         row("duplicate acks", self.duplicate_acks.to_string());
         row("errors", format!("{:?}", self.errors));
         row("unanswered", self.unanswered.to_string());
-        row(
-            "deliveries / expected",
-            format!("{} / {}", self.deliveries, self.expected_deliveries),
-        );
+        row("deliveries / expected", format!("{} / {}", self.deliveries, self.expected_deliveries));
         row("lost", self.lost.to_string());
-        row(
-            "duplicate deliveries",
-            self.duplicate_deliveries.to_string(),
-        );
+        row("duplicate deliveries", self.duplicate_deliveries.to_string());
         row("surplus deliveries", self.surplus_deliveries.to_string());
         row("ordering violations", self.order_violations.to_string());
         row("disconnects", self.disconnects.to_string());
@@ -183,46 +163,18 @@ impl RunReport {
         row("send→ack", lat(&self.ack_latency));
         row("send→delivery", lat(&self.delivery_latency));
         if let Some(s) = &self.server {
-            row(
-                "server CPU",
-                format!("{:.0} % of a core", s.usage.cpu_percent),
-            );
-            row(
-                "server RSS",
-                format!(
-                    "{:.1} MB (peak {:.1} MB)",
-                    s.usage.rss_end_mb, s.usage.rss_peak_mb
-                ),
-            );
+            row("server CPU", format!("{:.0} % of a core", s.usage.cpu_percent));
+            row("server RSS", format!("{:.1} MB (peak {:.1} MB)", s.usage.rss_end_mb, s.usage.rss_peak_mb));
             if let Some(kb) = s.rss_kb_per_idle_connection {
                 row("server RSS per idle conn", format!("{kb:.1} kB"));
             }
         }
-        row(
-            "loadgen CPU",
-            format!("{:.0} % of a core", self.loadgen_cpu_percent),
-        );
+        row("loadgen CPU", format!("{:.0} % of a core", self.loadgen_cpu_percent));
         if let Some(h) = &self.history {
-            row(
-                "persisted (history)",
-                format!("{} in {} chats", h.persisted, h.chats),
-            );
-            row(
-                "acked missing / unacked kept",
-                format!("{} / {}", h.acked_missing, h.unacked_persisted),
-            );
-            row(
-                "history dup ids / client_ids",
-                format!("{} / {}", h.duplicate_ids, h.duplicate_client_ids),
-            );
+            row("persisted (history)", format!("{} in {} chats", h.persisted, h.chats));
+            row("acked missing / unacked kept", format!("{} / {}", h.acked_missing, h.unacked_persisted));
+            row("history dup ids / client_ids", format!("{} / {}", h.duplicate_ids, h.duplicate_client_ids));
         }
-        row(
-            "result",
-            if self.ok {
-                "OK".to_owned()
-            } else {
-                format!("FAIL: {}", self.failures.join("; "))
-            },
-        );
+        row("result", if self.ok { "OK".to_owned() } else { format!("FAIL: {}", self.failures.join("; ")) });
     }
 }

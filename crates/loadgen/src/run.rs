@@ -31,11 +31,7 @@ pub async fn run(args: &RunArgs) -> Result<RunReport> {
     let groups = group_partition(users.len(), args.group_size);
     let pairs = private_pairs(users.len(), args.private_pairs);
     let chats = create_chats(&api, &users, &groups, &pairs, args.setup_concurrency).await?;
-    eprintln!(
-        "setup: {} groups, {} private chats",
-        groups.len(),
-        pairs.len()
-    );
+    eprintln!("setup: {} groups, {} private chats", groups.len(), pairs.len());
     let idle_users = if args.idle > 0 {
         let n = args.idle_users.clamp(1, args.idle);
         register_users(&api, &format!("{prefix}-idle"), n, args.setup_concurrency).await?
@@ -47,27 +43,18 @@ pub async fn run(args: &RunArgs) -> Result<RunReport> {
     let mut user_chats: Vec<Vec<(i64, u64)>> = vec![Vec::new(); users.len()];
     for chat in &chats {
         for &m in &chat.members {
-            user_chats[m].push((
-                chat.id,
-                expected_deliveries(chat.members.len(), args.devices),
-            ));
+            user_chats[m].push((chat.id, expected_deliveries(chat.members.len(), args.devices)));
         }
     }
 
     let server_pid = args.server_pid.map(|p| p.to_string());
 
-    eprintln!(
-        "connect: {} devices + {} idle connections…",
-        users.len() * args.devices,
-        args.idle
-    );
+    eprintln!("connect: {} devices + {} idle connections…", users.len() * args.devices, args.idle);
     let device_jobs = (0..users.len()).flat_map(|u| (0..args.devices).map(move |d| (u, d)));
     let devices: Vec<(usize, usize, Ws)> = stream::iter(device_jobs)
         .map(|(u, d)| {
             let (connector, token) = (&connector, &users[u].token);
-            async move {
-                Ok::<_, anyhow::Error>((u, d, connector.connect(token, ACTIVE_READ_BUFFER).await?))
-            }
+            async move { Ok::<_, anyhow::Error>((u, d, connector.connect(token, ACTIVE_READ_BUFFER).await?)) }
         })
         .buffer_unordered(args.connect_concurrency.max(1))
         .try_collect()
@@ -111,58 +98,33 @@ pub async fn run(args: &RunArgs) -> Result<RunReport> {
         .filter(|&u| !user_chats[u].is_empty())
         .collect();
     let mode = match (args.rate, args.window) {
-        (Some(rate), _) => {
-            SendMode::Rate(Duration::from_secs_f64(senders.len().max(1) as f64 / rate))
-        }
+        (Some(rate), _) => SendMode::Rate(Duration::from_secs_f64(senders.len().max(1) as f64 / rate)),
         (None, w) => SendMode::Window(w.max(1)),
     };
     let mut tasks = Vec::new();
     for (u, d, ws) in devices {
-        let plan = (d == 0)
-            .then(|| senders.binary_search(&u).ok())
-            .flatten()
-            .map(|rank| {
-                let stagger = match mode {
-                    SendMode::Rate(interval) => {
-                        interval.mul_f64(rank as f64 / senders.len() as f64)
-                    }
-                    SendMode::Window(_) => Duration::ZERO,
-                };
-                SendPlan {
-                    chats: user_chats[u].clone(),
-                    mode,
-                    start: t0 + stagger,
-                    stop: measure_end,
-                    start_unix_nanos: unix0 + stagger.as_nanos() as i64,
-                }
-            });
-        tasks.push(tokio::spawn(run_device(
-            ws,
-            plan,
-            stats.clone(),
-            shutdown_rx.clone(),
-        )));
+        let plan = (d == 0).then(|| senders.binary_search(&u).ok()).flatten().map(|rank| {
+            let stagger = match mode {
+                SendMode::Rate(interval) => interval.mul_f64(rank as f64 / senders.len() as f64),
+                SendMode::Window(_) => Duration::ZERO,
+            };
+            SendPlan {
+                chats: user_chats[u].clone(),
+                mode,
+                start: t0 + stagger,
+                stop: measure_end,
+                start_unix_nanos: unix0 + stagger.as_nanos() as i64,
+            }
+        });
+        tasks.push(tokio::spawn(run_device(ws, plan, stats.clone(), shutdown_rx.clone())));
     }
     for ws in idle {
-        tasks.push(tokio::spawn(run_device(
-            ws,
-            None,
-            stats.clone(),
-            shutdown_rx.clone(),
-        )));
+        tasks.push(tokio::spawn(run_device(ws, None, stats.clone(), shutdown_rx.clone())));
     }
-    eprintln!(
-        "run: {:?} warm-up, {:?} measured, {} senders ({mode:?})",
-        warmup,
-        duration,
-        senders.len()
-    );
+    eprintln!("run: {:?} warm-up, {:?} measured, {} senders ({mode:?})", warmup, duration, senders.len());
 
     sleep_until(measure_start).await;
-    let (server_start, self_start) = (
-        server_pid.as_deref().map(sample).transpose()?,
-        sample("self")?,
-    );
+    let (server_start, self_start) = (server_pid.as_deref().map(sample).transpose()?, sample("self")?);
     let mut peak_rss = server_start.map_or(0, |s| s.rss_kb);
     while Instant::now() < measure_end {
         sleep_until((Instant::now() + Duration::from_millis(500)).min(measure_end)).await;
@@ -170,19 +132,13 @@ pub async fn run(args: &RunArgs) -> Result<RunReport> {
             peak_rss = peak_rss.max(s.rss_kb);
         }
     }
-    let (server_end, self_end) = (
-        server_pid.as_deref().map(sample).transpose()?,
-        sample("self")?,
-    );
+    let (server_end, self_end) = (server_pid.as_deref().map(sample).transpose()?, sample("self")?);
 
     let drain_deadline = Instant::now() + Duration::from_secs_f64(args.drain);
     while !lock(&stats).drained() && Instant::now() < drain_deadline {
         sleep(Duration::from_millis(20)).await;
     }
-    let drain_time = args.drain
-        - drain_deadline
-            .saturating_duration_since(Instant::now())
-            .as_secs_f64();
+    let drain_time = args.drain - drain_deadline.saturating_duration_since(Instant::now()).as_secs_f64();
     let _ = shutdown_tx.send(true);
     let mut records: Vec<SentRecord> = Vec::new();
     for task in tasks {
@@ -196,14 +152,9 @@ pub async fn run(args: &RunArgs) -> Result<RunReport> {
         None
     };
     let server = match (server_start, server_end) {
-        (Some(start), Some(end)) => Some(server_report(
-            &start,
-            &end,
-            peak_rss,
-            server_before_idle,
-            server_after_idle,
-            args.idle,
-        )),
+        (Some(start), Some(end)) => {
+            Some(server_report(&start, &end, peak_rss, server_before_idle, server_after_idle, args.idle))
+        }
         _ => None,
     };
     let config = RunConfig {
@@ -214,11 +165,7 @@ pub async fn run(args: &RunArgs) -> Result<RunReport> {
         devices: args.devices,
         senders: senders.len(),
         idle_connections: args.idle,
-        mode: if args.rate.is_some() {
-            "rate"
-        } else {
-            "window"
-        },
+        mode: if args.rate.is_some() { "rate" } else { "window" },
         window: args.rate.is_none().then_some(args.window),
         rate: args.rate,
         warmup_s: args.warmup,
@@ -226,14 +173,7 @@ pub async fn run(args: &RunArgs) -> Result<RunReport> {
     };
     let loadgen_cpu = usage(&self_start, &self_end, 0).cpu_percent;
     let st = lock(&stats);
-    Ok(RunReport::build(
-        config,
-        &st,
-        drain_time,
-        server,
-        loadgen_cpu,
-        history,
-    ))
+    Ok(RunReport::build(config, &st, drain_time, server, loadgen_cpu, history))
 }
 
 /// `count` users spread evenly over `0..n` (all of them when count >= n).
@@ -253,9 +193,7 @@ fn server_report(
     idle: usize,
 ) -> ProcReport {
     let per_conn_kb = match (before_idle, after_idle) {
-        (Some(b), Some(a)) if idle > 0 => {
-            Some(a.rss_kb.saturating_sub(b.rss_kb) as f64 / idle as f64)
-        }
+        (Some(b), Some(a)) if idle > 0 => Some(a.rss_kb.saturating_sub(b.rss_kb) as f64 / idle as f64),
         _ => None,
     };
     ProcReport {

@@ -52,14 +52,8 @@ struct ChatBody {
 
 impl Api {
     pub fn new(base: &str) -> Result<Self> {
-        let http = Client::builder()
-            .pool_max_idle_per_host(256)
-            .tcp_nodelay(true)
-            .build()?;
-        Ok(Self {
-            http,
-            base: base.trim_end_matches('/').to_owned(),
-        })
+        let http = Client::builder().pool_max_idle_per_host(256).tcp_nodelay(true).build()?;
+        Ok(Self { http, base: base.trim_end_matches('/').to_owned() })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -70,20 +64,12 @@ impl Api {
     /// returns the user with a fresh token.
     pub async fn register_and_login(&self, name: &str, email: &str) -> Result<User> {
         let body = json!({ "name": name, "email": email, "password": PASSWORD });
-        let resp = self
-            .http
-            .post(self.url("/auth/register"))
-            .json(&body)
-            .send()
-            .await?;
+        let resp = self.http.post(self.url("/auth/register")).json(&body).send().await?;
         let status = resp.status();
         let registered_id = match status {
             StatusCode::CREATED => Some(resp.json::<UserBody>().await.context("register body")?.id),
             StatusCode::CONFLICT => None,
-            _ => bail!(
-                "register {email}: {status} {}",
-                resp.text().await.unwrap_or_default()
-            ),
+            _ => bail!("register {email}: {status} {}", resp.text().await.unwrap_or_default()),
         };
         let token = self.login(email).await?;
         let id = match registered_id {
@@ -112,59 +98,27 @@ impl Api {
     }
 
     pub async fn login_with(&self, email: &str, password: &str) -> Result<String> {
-        let resp = self
-            .http
-            .post(self.url("/auth/token"))
-            .form(&[("username", email), ("password", password)])
-            .send()
-            .await?;
+        let resp =
+            self.http.post(self.url("/auth/token")).form(&[("username", email), ("password", password)]).send().await?;
         let status = resp.status();
         if !status.is_success() {
-            bail!(
-                "token for {email}: {status} {}",
-                resp.text().await.unwrap_or_default()
-            );
+            bail!("token for {email}: {status} {}", resp.text().await.unwrap_or_default());
         }
-        Ok(resp
-            .json::<TokenBody>()
-            .await
-            .context("token body")?
-            .access_token)
+        Ok(resp.json::<TokenBody>().await.context("token body")?.access_token)
     }
 
-    async fn create_chat(
-        &self,
-        token: &str,
-        path: &str,
-        body: serde_json::Value,
-    ) -> Result<ChatBody> {
-        let resp = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await?;
+    async fn create_chat(&self, token: &str, path: &str, body: serde_json::Value) -> Result<ChatBody> {
+        let resp = self.http.post(self.url(path)).bearer_auth(token).json(&body).send().await?;
         let status = resp.status();
         if !status.is_success() {
-            bail!(
-                "POST {path}: {status} {}",
-                resp.text().await.unwrap_or_default()
-            );
+            bail!("POST {path}: {status} {}", resp.text().await.unwrap_or_default());
         }
-        resp.json()
-            .await
-            .with_context(|| format!("POST {path} body"))
+        resp.json().await.with_context(|| format!("POST {path} body"))
     }
 }
 
 /// Registers `count` users named after `prefix`, `concurrency` at a time, in index order.
-pub async fn register_users(
-    api: &Api,
-    prefix: &str,
-    count: usize,
-    concurrency: usize,
-) -> Result<Vec<User>> {
+pub async fn register_users(api: &Api, prefix: &str, count: usize, concurrency: usize) -> Result<Vec<User>> {
     stream::iter(0..count)
         .map(|i| async move {
             let name = format!("lg{i}");
@@ -182,11 +136,7 @@ pub fn group_partition(n: usize, k: usize) -> Vec<Vec<usize>> {
     if k < 2 {
         return Vec::new();
     }
-    (0..n)
-        .step_by(k)
-        .map(|start| (start..(start + k).min(n)).collect::<Vec<_>>())
-        .filter(|g| g.len() >= 2)
-        .collect()
+    (0..n).step_by(k).map(|start| (start..(start + k).min(n)).collect::<Vec<_>>()).filter(|g| g.len() >= 2).collect()
 }
 
 /// `count` distinct unordered pairs of users, spread over everybody: (i, i+1), (i, i+2), …
@@ -221,37 +171,19 @@ pub async fn create_chats(
         let body = json!({ "name": format!("lg group {gi}"), "member_ids": others });
         (creator, "/groups", body, members.clone())
     });
-    let pair_reqs = pairs.iter().map(|&(a, b)| {
-        (
-            a,
-            "/chats/private",
-            json!({ "user_id": users[b].id }),
-            vec![a, b],
-        )
-    });
+    let pair_reqs = pairs.iter().map(|&(a, b)| (a, "/chats/private", json!({ "user_id": users[b].id }), vec![a, b]));
     let mut chats: Vec<Chat> = stream::iter(group_reqs.chain(pair_reqs))
         .map(|(creator, path, body, members)| async move {
             let chat = api.create_chat(&users[creator].token, path, body).await?;
             if chat.members.len() != members.len() {
-                bail!(
-                    "{path}: chat {} has {} members, expected {}",
-                    chat.id,
-                    chat.members.len(),
-                    members.len()
-                );
+                bail!("{path}: chat {} has {} members, expected {}", chat.id, chat.members.len(), members.len());
             }
             let wanted: BTreeSet<i64> = members.iter().map(|&m| users[m].id).collect();
             let got: BTreeSet<i64> = chat.members.iter().map(|m| m.id).collect();
             if wanted != got {
-                bail!(
-                    "{path}: chat {} has members {got:?}, expected {wanted:?}",
-                    chat.id
-                );
+                bail!("{path}: chat {} has members {got:?}, expected {wanted:?}", chat.id);
             }
-            Ok(Chat {
-                id: chat.id,
-                members,
-            })
+            Ok(Chat { id: chat.id, members })
         })
         .buffer_unordered(concurrency.max(1))
         .try_collect()
@@ -267,10 +199,7 @@ mod tests {
 
     #[test]
     fn users_are_split_into_groups_of_k_with_a_smaller_last_group() {
-        assert_eq!(
-            group_partition(8, 4),
-            vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7]]
-        );
+        assert_eq!(group_partition(8, 4), vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7]]);
         assert_eq!(group_partition(6, 4), vec![vec![0, 1, 2, 3], vec![4, 5]]);
         assert_eq!(group_partition(5, 4), vec![vec![0, 1, 2, 3]]);
         assert!(group_partition(5, 1).is_empty());

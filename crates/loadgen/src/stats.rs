@@ -20,10 +20,7 @@ pub fn record_nanos(hist: &mut Histogram<u64>, nanos: i64) {
 }
 
 pub fn now_nanos() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)).unwrap_or(0)
 }
 
 /// The text of every generated message: `lg <intended unix nanos> <sender seq>`.
@@ -151,10 +148,7 @@ mod tests {
 
     #[test]
     fn empty_histogram_summarises_to_zeros() {
-        assert_eq!(
-            LatencySummary::from_histogram(&new_histogram()),
-            LatencySummary::default()
-        );
+        assert_eq!(LatencySummary::from_histogram(&new_histogram()), LatencySummary::default());
     }
 
     #[test]
@@ -167,33 +161,12 @@ mod tests {
     #[test]
     fn balance_counts_losses_surplus_and_unacked() {
         let tracks = [
-            Track {
-                expected: Some(3),
-                received: 3,
-            },
-            Track {
-                expected: Some(3),
-                received: 1,
-            },
-            Track {
-                expected: Some(2),
-                received: 4,
-            },
-            Track {
-                expected: None,
-                received: 5,
-            },
+            Track { expected: Some(3), received: 3 },
+            Track { expected: Some(3), received: 1 },
+            Track { expected: Some(2), received: 4 },
+            Track { expected: None, received: 5 },
         ];
         let b = delivery_balance(&tracks);
-        assert_eq!(
-            b,
-            DeliveryBalance {
-                expected: 8,
-                received: 8,
-                lost: 2,
-                surplus: 2,
-                unacked_received: 5
-            }
-        );
+        assert_eq!(b, DeliveryBalance { expected: 8, received: 8, lost: 2, surplus: 2, unacked_received: 5 });
     }
 }

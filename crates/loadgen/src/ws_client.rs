@@ -24,39 +24,24 @@ pub struct Connector {
 
 impl Connector {
     pub async fn new(base_url: &str, sources: Vec<IpAddr>) -> Result<Self> {
-        let url =
-            reqwest::Url::parse(base_url).with_context(|| format!("bad --base-url {base_url}"))?;
+        let url = reqwest::Url::parse(base_url).with_context(|| format!("bad --base-url {base_url}"))?;
         if url.scheme() != "http" {
-            bail!(
-                "only http:// base URLs are supported (got {})",
-                url.scheme()
-            );
+            bail!("only http:// base URLs are supported (got {})", url.scheme());
         }
         let host = url.host_str().context("base URL has no host")?.to_owned();
-        let port = url
-            .port_or_known_default()
-            .context("base URL has no port")?;
+        let port = url.port_or_known_default().context("base URL has no port")?;
         let server = tokio::net::lookup_host((host.as_str(), port))
             .await?
             .next()
             .with_context(|| format!("cannot resolve {host}"))?;
         let ws_base = format!("ws://{host}:{port}/ws");
-        Ok(Self {
-            server,
-            ws_base,
-            sources,
-            next_source: AtomicUsize::new(0),
-        })
+        Ok(Self { server, ws_base, sources, next_source: AtomicUsize::new(0) })
     }
 
     /// Opens one device connection. `read_buffer` sizes tungstenite's eager read buffer (keep it
     /// small for thousands of idle connections).
     pub async fn connect(&self, token: &str, read_buffer: usize) -> Result<Ws> {
-        let socket = if self.server.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
+        let socket = if self.server.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
         if !self.sources.is_empty() {
             let i = self.next_source.fetch_add(1, Ordering::Relaxed) % self.sources.len();
             socket
@@ -65,9 +50,7 @@ impl Connector {
         }
         socket.set_nodelay(true)?;
         let stream = socket.connect(self.server).await.context("TCP connect")?;
-        let config = WebSocketConfig::default()
-            .read_buffer_size(read_buffer)
-            .write_buffer_size(0);
+        let config = WebSocketConfig::default().read_buffer_size(read_buffer).write_buffer_size(0);
         let request = format!("{}?token={token}", self.ws_base);
         let (ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
             .await
@@ -139,8 +122,7 @@ mod tests {
     #[test]
     fn send_frame_is_valid_contract_json() {
         let id = uuid::Uuid::nil();
-        let v: serde_json::Value =
-            serde_json::from_str(&send_frame(3, &id, "lg 1 2")).expect("json");
+        let v: serde_json::Value = serde_json::from_str(&send_frame(3, &id, "lg 1 2")).expect("json");
         assert_eq!(v["type"], "send");
         assert_eq!(v["chat_id"], 3);
         assert_eq!(v["client_id"], "00000000-0000-0000-0000-000000000000");
@@ -171,10 +153,7 @@ mod tests {
         let earlier_with_higher_id = m(10, "2025-01-01T00:00:00.000001Z");
         let later_with_lower_id = m(9, "2025-01-01T00:00:00.000002Z");
         assert!(earlier_with_higher_id.history_key() < later_with_lower_id.history_key());
-        assert!(
-            m(1, "2025-01-01T00:00:00.000001Z").history_key()
-                < m(2, "2025-01-01T00:00:00.000001Z").history_key()
-        );
+        assert!(m(1, "2025-01-01T00:00:00.000001Z").history_key() < m(2, "2025-01-01T00:00:00.000001Z").history_key());
     }
 
     #[test]
@@ -182,14 +161,11 @@ mod tests {
         let f = parse_frame(r#"{"type":"message","message":{"id":1,"chat_id":1,"text":"a \"q\"","client_id":null}}"#)
             .expect("parses");
         assert_eq!(f.message().expect("message").text, "a \"q\"");
-        let f = parse_frame(
-            r#"{"type":"error","code":"rate_limited","message":"slow down","client_id":"x"}"#,
-        )
-        .expect("parses");
+        let f = parse_frame(r#"{"type":"error","code":"rate_limited","message":"slow down","client_id":"x"}"#)
+            .expect("parses");
         assert_eq!(f.code.as_deref(), Some("rate_limited"));
         assert!(f.message().is_err());
-        let f = parse_frame(r#"{"type":"read","chat_id":1,"reader_id":7,"message_id":42}"#)
-            .expect("parses");
+        let f = parse_frame(r#"{"type":"read","chat_id":1,"reader_id":7,"message_id":42}"#).expect("parses");
         assert_eq!(f.kind, "read");
     }
 }

@@ -18,7 +18,10 @@ use crate::state::Services;
     )
 )]
 #[post("/auth/register")]
-pub async fn register(services: web::Data<Services>, body: web::Json<RegisterRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn register(
+    services: web::Data<Services>,
+    body: web::Json<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
     let user = services.auth.register(&body.name, &body.email, &body.password).await?;
     Ok(HttpResponse::Created().json(UserDto::from(user)))
 }

@@ -16,7 +16,11 @@ use crate::state::Services;
     (status = 422, description = "A chat with yourself", body = ErrorBody),
 ))]
 #[post("/chats/private")]
-pub async fn open_private(services: web::Data<Services>, user: AuthUser, body: web::Json<PrivateChatRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn open_private(
+    services: web::Data<Services>,
+    user: AuthUser,
+    body: web::Json<PrivateChatRequest>,
+) -> Result<HttpResponse, ApiError> {
     let (chat, created) = services.chats.open_private(user.0, UserId(body.user_id)).await?;
     let mut response = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
     Ok(response.json(ChatDto::for_viewer(chat, user.0)))
@@ -30,7 +34,8 @@ pub async fn open_private(services: web::Data<Services>, user: AuthUser, body: w
 #[get("/chats")]
 pub async fn list(services: web::Data<Services>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     let summaries = services.chats.list(user.0).await?;
-    Ok(HttpResponse::Ok().json(summaries.into_iter().map(|s| ChatSummaryDto::for_viewer(s, user.0)).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok()
+        .json(summaries.into_iter().map(|s| ChatSummaryDto::for_viewer(s, user.0)).collect::<Vec<_>>()))
 }
 
 /// One chat with its members and their read pointers; members only.
@@ -40,7 +45,11 @@ pub async fn list(services: web::Data<Services>, user: AuthUser) -> Result<HttpR
     (status = 404, body = ErrorBody),
 ))]
 #[get("/chats/{chat_id}")]
-pub async fn get(services: web::Data<Services>, user: AuthUser, chat_id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    services: web::Data<Services>,
+    user: AuthUser,
+    chat_id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
     let chat = services.chats.get(user.0, ChatId(chat_id.into_inner())).await?;
     Ok(HttpResponse::Ok().json(ChatDto::for_viewer(chat, user.0)))
 }

@@ -1,10 +1,10 @@
 //! The JSON shapes of the REST API. They live here only; the domain knows nothing of them.
 
 use chrono::SecondsFormat;
+use domain::UserId;
 use domain::chat::{Chat, ChatSummary, Member};
 use domain::message::Message;
 use domain::user::{AccessToken, User};
-use domain::UserId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;

@@ -53,7 +53,9 @@ pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default().limit(64 * 1024).error_handler(|error, _| {
         let message = match &error {
             JsonPayloadError::ContentType => "expected a JSON body (content-type: application/json)".to_owned(),
-            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => "the body is larger than 64 KiB".to_owned(),
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                "the body is larger than 64 KiB".to_owned()
+            }
             other => format!("invalid JSON body: {other}"),
         };
         ApiError::BadRequest(message).into()
@@ -61,13 +63,17 @@ pub fn json_config() -> web::JsonConfig {
 }
 
 pub fn form_config() -> web::FormConfig {
-    web::FormConfig::default().limit(16 * 1024).error_handler(|error: UrlencodedError, _| ApiError::BadRequest(format!("invalid form body: {error}")).into())
+    web::FormConfig::default()
+        .limit(16 * 1024)
+        .error_handler(|error: UrlencodedError, _| ApiError::BadRequest(format!("invalid form body: {error}")).into())
 }
 
 pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|error: QueryPayloadError, _| ApiError::BadRequest(format!("invalid query: {error}")).into())
+    web::QueryConfig::default()
+        .error_handler(|error: QueryPayloadError, _| ApiError::BadRequest(format!("invalid query: {error}")).into())
 }
 
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|error: PathError, _| ApiError::BadRequest(format!("invalid path: {error}")).into())
+    web::PathConfig::default()
+        .error_handler(|error: PathError, _| ApiError::BadRequest(format!("invalid path: {error}")).into())
 }

@@ -15,7 +15,11 @@ use crate::state::Services;
     (status = 422, description = "Invalid name", body = ErrorBody),
 ))]
 #[post("/groups")]
-pub async fn create(services: web::Data<Services>, user: AuthUser, body: web::Json<GroupRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    services: web::Data<Services>,
+    user: AuthUser,
+    body: web::Json<GroupRequest>,
+) -> Result<HttpResponse, ApiError> {
     let members: Vec<UserId> = body.member_ids.iter().copied().map(UserId).collect();
     let chat = services.chats.create_group(user.0, &body.name, &members).await?;
     Ok(HttpResponse::Created().json(ChatDto::for_viewer(chat, user.0)))
@@ -28,7 +32,12 @@ pub async fn create(services: web::Data<Services>, user: AuthUser, body: web::Js
     (status = 404, body = ErrorBody),
 ))]
 #[post("/groups/{chat_id}/members")]
-pub async fn add_member(services: web::Data<Services>, user: AuthUser, chat_id: web::Path<i64>, body: web::Json<MemberRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn add_member(
+    services: web::Data<Services>,
+    user: AuthUser,
+    chat_id: web::Path<i64>,
+    body: web::Json<MemberRequest>,
+) -> Result<HttpResponse, ApiError> {
     let chat = services.chats.add_member(user.0, ChatId(chat_id.into_inner()), UserId(body.user_id)).await?;
     Ok(HttpResponse::Ok().json(ChatDto::for_viewer(chat, user.0)))
 }
@@ -41,7 +50,11 @@ pub async fn add_member(services: web::Data<Services>, user: AuthUser, chat_id: 
     (status = 404, body = ErrorBody),
 ))]
 #[delete("/groups/{chat_id}/members/{user_id}")]
-pub async fn remove_member(services: web::Data<Services>, user: AuthUser, path: web::Path<(i64, i64)>) -> Result<HttpResponse, ApiError> {
+pub async fn remove_member(
+    services: web::Data<Services>,
+    user: AuthUser,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, ApiError> {
     let (chat, member) = path.into_inner();
     services.chats.remove_member(user.0, ChatId(chat), UserId(member)).await?;
     Ok(HttpResponse::NoContent().finish())

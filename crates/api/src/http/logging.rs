@@ -30,7 +30,8 @@ impl RootSpanBuilder for RequestSpan {
         let _entered = span.enter();
         match outcome {
             Ok(response) => {
-                let latency_ms = response.request().extensions().get::<Started>().map(|s| s.0.elapsed().as_secs_f64() * 1000.0);
+                let latency_ms =
+                    response.request().extensions().get::<Started>().map(|s| s.0.elapsed().as_secs_f64() * 1000.0);
                 let status = response.status().as_u16();
                 if status >= 500 {
                     tracing::error!(status, latency_ms, "request failed");

@@ -32,7 +32,12 @@ pub struct HistoryParams {
     (status = 422, description = "limit out of 1..=200 or a negative offset", body = ErrorBody),
 ))]
 #[get("/history/{chat_id}")]
-pub async fn history(services: web::Data<Services>, user: AuthUser, chat_id: web::Path<i64>, params: web::Query<HistoryParams>) -> Result<HttpResponse, ApiError> {
+pub async fn history(
+    services: web::Data<Services>,
+    user: AuthUser,
+    chat_id: web::Path<i64>,
+    params: web::Query<HistoryParams>,
+) -> Result<HttpResponse, ApiError> {
     let query = HistoryQuery::new(params.limit, params.offset, params.after_id, params.before_id)?;
     let messages = services.messages.history(user.0, ChatId(chat_id.into_inner()), query).await?;
     Ok(HttpResponse::Ok().json(messages.into_iter().map(MessageDto::from).collect::<Vec<_>>()))
@@ -50,8 +55,14 @@ pub async fn history(services: web::Data<Services>, user: AuthUser, chat_id: web
     (status = 429, body = ErrorBody),
 ))]
 #[post("/chats/{chat_id}/messages")]
-pub async fn send(services: web::Data<Services>, user: AuthUser, chat_id: web::Path<i64>, body: web::Json<SendRequest>) -> Result<HttpResponse, ApiError> {
-    let outcome = services.messages.send(user.0, ChatId(chat_id.into_inner()), &body.text, body.client_id, None).await?;
+pub async fn send(
+    services: web::Data<Services>,
+    user: AuthUser,
+    chat_id: web::Path<i64>,
+    body: web::Json<SendRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let outcome =
+        services.messages.send(user.0, ChatId(chat_id.into_inner()), &body.text, body.client_id, None).await?;
     let mut response = if outcome.duplicate { HttpResponse::Ok() } else { HttpResponse::Created() };
     Ok(response.json(MessageDto::from(outcome.message)))
 }
@@ -64,7 +75,12 @@ pub async fn send(services: web::Data<Services>, user: AuthUser, chat_id: web::P
     (status = 404, description = "Unknown chat, or a message not in this chat", body = ErrorBody),
 ))]
 #[post("/chats/{chat_id}/read")]
-pub async fn read(services: web::Data<Services>, user: AuthUser, chat_id: web::Path<i64>, body: web::Json<ReadRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn read(
+    services: web::Data<Services>,
+    user: AuthUser,
+    chat_id: web::Path<i64>,
+    body: web::Json<ReadRequest>,
+) -> Result<HttpResponse, ApiError> {
     services.receipts.mark_read(user.0, ChatId(chat_id.into_inner()), MessageId(body.message_id), None).await?;
     Ok(HttpResponse::NoContent().finish())
 }

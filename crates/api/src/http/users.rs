@@ -34,7 +34,11 @@ pub struct SearchQuery {
     (status = 422, body = ErrorBody),
 ))]
 #[get("/users")]
-pub async fn search(services: web::Data<Services>, _user: AuthUser, query: web::Query<SearchQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn search(
+    services: web::Data<Services>,
+    _user: AuthUser,
+    query: web::Query<SearchQuery>,
+) -> Result<HttpResponse, ApiError> {
     let users = services.users.search(query.q.as_deref(), query.limit).await?;
     Ok(HttpResponse::Ok().json(users.into_iter().map(UserDto::from).collect::<Vec<_>>()))
 }

@@ -40,7 +40,10 @@ fn content_type(name: &str) -> &'static str {
 
 #[get("/")]
 pub async fn index() -> HttpResponse {
-    HttpResponse::Ok().insert_header((CONTENT_TYPE, "text/html; charset=utf-8")).insert_header((CACHE_CONTROL, "no-cache")).body(INDEX)
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((CACHE_CONTROL, "no-cache"))
+        .body(INDEX)
 }
 
 #[get("/static/{file}")]

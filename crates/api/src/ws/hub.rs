@@ -121,7 +121,11 @@ impl EventSink for Hub {
                 let frame = ServerFrame::Message { message: WireMessage::from(message) }.encode();
                 // The sending connection gets its ack here, in line with the chat's other frames, so
                 // that it too sees the chat's messages in history order.
-                let ack = ServerFrame::Ack { client_id: message.client_id, message: WireMessage::from(message), duplicate: false };
+                let ack = ServerFrame::Ack {
+                    client_id: message.client_id,
+                    message: WireMessage::from(message),
+                    duplicate: false,
+                };
                 let mut ack = Some(ack);
                 self.for_each_device(members, |c| {
                     if Some(c.id) == *origin {
@@ -134,7 +138,8 @@ impl EventSink for Hub {
                 });
             }
             Event::ReadAdvanced { chat_id, reader_id, message_id, members, origin } => {
-                let frame = ServerFrame::Read { chat_id: chat_id.0, reader_id: reader_id.0, message_id: message_id.0 }.encode();
+                let frame =
+                    ServerFrame::Read { chat_id: chat_id.0, reader_id: reader_id.0, message_id: message_id.0 }.encode();
                 self.for_each_device(members, |c| {
                     if Some(c.id) != *origin {
                         c.push(frame.clone());
@@ -142,7 +147,12 @@ impl EventSink for Hub {
                 });
             }
             Event::ReadByAll(read) => {
-                let frame = ServerFrame::ReadAll { chat_id: read.chat_id.0, sender_id: read.sender_id.0, message_id: read.up_to.0 }.encode();
+                let frame = ServerFrame::ReadAll {
+                    chat_id: read.chat_id.0,
+                    sender_id: read.sender_id.0,
+                    message_id: read.up_to.0,
+                }
+                .encode();
                 self.for_each_device(&[read.sender_id], |c| c.push(frame.clone()));
             }
             Event::Typing { chat_id, user_id, members } => {

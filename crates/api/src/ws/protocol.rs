@@ -47,11 +47,28 @@ impl<'a> From<&'a Message> for WireMessage<'a> {
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame<'a> {
-    Ack { client_id: Option<Uuid>, message: WireMessage<'a>, duplicate: bool },
-    Message { message: WireMessage<'a> },
-    Read { chat_id: i64, reader_id: i64, message_id: i64 },
-    ReadAll { chat_id: i64, sender_id: i64, message_id: i64 },
-    Typing { chat_id: i64, user_id: i64 },
+    Ack {
+        client_id: Option<Uuid>,
+        message: WireMessage<'a>,
+        duplicate: bool,
+    },
+    Message {
+        message: WireMessage<'a>,
+    },
+    Read {
+        chat_id: i64,
+        reader_id: i64,
+        message_id: i64,
+    },
+    ReadAll {
+        chat_id: i64,
+        sender_id: i64,
+        message_id: i64,
+    },
+    Typing {
+        chat_id: i64,
+        user_id: i64,
+    },
     Error {
         code: &'static str,
         message: String,
@@ -100,10 +117,16 @@ mod tests {
 
     #[test]
     fn client_frames_parse_and_bad_ones_are_explained() {
-        let send = parse(r#"{"type":"send","chat_id":1,"client_id":"67e55044-10b1-426f-9247-bb680e5fe0c8","text":"hi"}"#);
+        let send =
+            parse(r#"{"type":"send","chat_id":1,"client_id":"67e55044-10b1-426f-9247-bb680e5fe0c8","text":"hi"}"#);
         assert!(matches!(send, Ok(ClientFrame::Send { chat_id: 1, .. })));
         assert_eq!(parse(r#"{"type":"ping"}"#), Ok(ClientFrame::Ping));
-        for bad in ["nope", r#"{"type":"dance"}"#, r#"{"type":"read","chat_id":"x","message_id":1}"#, r#"{"type":"send","chat_id":1,"text":"hi"}"#] {
+        for bad in [
+            "nope",
+            r#"{"type":"dance"}"#,
+            r#"{"type":"read","chat_id":"x","message_id":1}"#,
+            r#"{"type":"send","chat_id":1,"text":"hi"}"#,
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
         assert!(client_id_of(r#"{"type":"send","client_id":"67e55044-10b1-426f-9247-bb680e5fe0c8"}"#).is_some());
@@ -114,7 +137,8 @@ mod tests {
         assert_eq!(&*ServerFrame::Pong.encode(), r#"{"type":"pong"}"#);
         let read_all = ServerFrame::ReadAll { chat_id: 1, sender_id: 3, message_id: 42 }.encode();
         assert_eq!(&*read_all, r#"{"type":"read_all","chat_id":1,"sender_id":3,"message_id":42}"#);
-        let error = ServerFrame::Error { code: "not_found", message: "chat not found".into(), client_id: None }.encode();
+        let error =
+            ServerFrame::Error { code: "not_found", message: "chat not found".into(), client_id: None }.encode();
         assert_eq!(&*error, r#"{"type":"error","code":"not_found","message":"chat not found"}"#);
     }
 }

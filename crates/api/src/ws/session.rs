@@ -30,7 +30,12 @@ pub struct WsSettings {
 
 impl Default for WsSettings {
     fn default() -> Self {
-        Self { max_frame_bytes: 64 * 1024, outbound_queue: 256, ping_interval: Duration::from_secs(20), idle_timeout: Duration::from_secs(60) }
+        Self {
+            max_frame_bytes: 64 * 1024,
+            outbound_queue: 256,
+            ping_interval: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+        }
     }
 }
 
@@ -66,7 +71,10 @@ pub async fn upgrade(
     let settings = **settings;
     let last_heard = Arc::new(Mutex::new(Instant::now()));
     actix_web::rt::spawn(write(session.clone(), outbox, connection.clone(), settings, last_heard.clone()));
-    let stream = stream.max_frame_size(settings.max_frame_bytes).aggregate_continuations().max_continuation_size(settings.max_frame_bytes);
+    let stream = stream
+        .max_frame_size(settings.max_frame_bytes)
+        .aggregate_continuations()
+        .max_continuation_size(settings.max_frame_bytes);
     actix_web::rt::spawn(async move {
         read(session, stream, &connection, &services, last_heard).await;
         hub.unregister(&connection);
@@ -94,7 +102,11 @@ async fn read(
         *last_heard.lock().await = Instant::now();
         match next {
             Ok(AggregatedMessage::Text(text)) => handle(&text, connection, services).await,
-            Ok(AggregatedMessage::Binary(_)) => connection.push(error_frame("bad_request", "binary frames are not supported; send JSON text frames", None)),
+            Ok(AggregatedMessage::Binary(_)) => connection.push(error_frame(
+                "bad_request",
+                "binary frames are not supported; send JSON text frames",
+                None,
+            )),
             Ok(AggregatedMessage::Ping(payload)) => {
                 if session.pong(&payload).await.is_err() {
                     return;
@@ -178,14 +190,23 @@ async fn handle(text: &str, connection: &Connection, services: &Services) {
                 // A fresh message is acked by the hub, in line with the chat's other frames.
                 Ok(outcome) if !outcome.duplicate => {}
                 Ok(outcome) => connection.push(
-                    ServerFrame::Ack { client_id: Some(client_id), message: WireMessage::from(&outcome.message), duplicate: true }.encode(),
+                    ServerFrame::Ack {
+                        client_id: Some(client_id),
+                        message: WireMessage::from(&outcome.message),
+                        duplicate: true,
+                    }
+                    .encode(),
                 ),
                 Err(error) => connection.push(domain_error_frame(&error, Some(client_id))),
             }
         }
         ClientFrame::Read { chat_id, message_id } => {
             let result = match services.limiter.acquire(user, RateKind::Request) {
-                Ok(()) => services.receipts.mark_read(user, ChatId(chat_id), MessageId(message_id), Some(connection.id)).await.map(drop),
+                Ok(()) => services
+                    .receipts
+                    .mark_read(user, ChatId(chat_id), MessageId(message_id), Some(connection.id))
+                    .await
+                    .map(drop),
                 Err(limited) => Err(limited),
             };
             if let Err(error) = result {

@@ -5,7 +5,12 @@ use crate::helpers::{code, spawn_app};
 #[tokio::test]
 async fn registration_answers_the_user_and_refuses_a_taken_email_whatever_its_case() -> anyhow::Result<()> {
     let app = spawn_app().await?;
-    let register = |email: &'static str| app.client.post(app.url("/auth/register")).json(&json!({"name": "Alice", "email": email, "password": "password123"})).send();
+    let register = |email: &'static str| {
+        app.client
+            .post(app.url("/auth/register"))
+            .json(&json!({"name": "Alice", "email": email, "password": "password123"}))
+            .send()
+    };
     let response = register("alice@example.com").await?;
     assert_eq!(response.status(), 201);
     let user: Value = response.json().await?;
@@ -32,7 +37,13 @@ async fn registration_validates_each_field() -> anyhow::Result<()> {
         assert_eq!(response.status(), status, "{body}");
         assert_eq!(code(&response.json().await?), expected, "{body}");
     }
-    let unparsable = app.client.post(app.url("/auth/register")).header("content-type", "application/json").body("{nope").send().await?;
+    let unparsable = app
+        .client
+        .post(app.url("/auth/register"))
+        .header("content-type", "application/json")
+        .body("{nope")
+        .send()
+        .await?;
     assert_eq!(unparsable.status(), 400);
     assert_eq!(code(&unparsable.json().await?), "bad_request");
     Ok(())
@@ -43,13 +54,30 @@ async fn tokens_come_from_the_password_form_or_json_and_wrong_credentials_are_re
     let app = spawn_app().await?;
     let (user, _) = app.register("bob").await?;
     let email = user["email"].as_str().unwrap_or_default().to_owned();
-    let form: Value = app.client.post(app.url("/auth/token")).form(&[("grant_type", "password"), ("username", email.as_str()), ("password", "password123")]).send().await?.json().await?;
+    let form: Value = app
+        .client
+        .post(app.url("/auth/token"))
+        .form(&[("grant_type", "password"), ("username", email.as_str()), ("password", "password123")])
+        .send()
+        .await?
+        .json()
+        .await?;
     assert_eq!(form["token_type"], "bearer");
     assert!(form["expires_in"].as_u64().is_some_and(|s| s > 0));
-    let json_answer = app.client.post(app.url("/auth/token")).json(&json!({"email": email.to_uppercase(), "password": "password123"})).send().await?;
+    let json_answer = app
+        .client
+        .post(app.url("/auth/token"))
+        .json(&json!({"email": email.to_uppercase(), "password": "password123"}))
+        .send()
+        .await?;
     assert_eq!(json_answer.status(), 200);
     for (username, password) in [(email.as_str(), "wrong-password"), ("nobody@example.com", "password123")] {
-        let refused = app.client.post(app.url("/auth/token")).form(&[("username", username), ("password", password)]).send().await?;
+        let refused = app
+            .client
+            .post(app.url("/auth/token"))
+            .form(&[("username", username), ("password", password)])
+            .send()
+            .await?;
         assert_eq!(refused.status(), 401);
         assert_eq!(code(&refused.json().await?), "invalid_credentials");
     }
@@ -89,7 +117,8 @@ async fn users_can_be_searched_by_name_or_email() -> anyhow::Result<()> {
     app.register("alpha").await?;
     let (status, found) = app.get(&token, "/users?q=ZE&limit=10").await?;
     assert_eq!(status, 200);
-    let names: Vec<&str> = found.as_array().map(|a| a.iter().filter_map(|u| u["name"].as_str()).collect()).unwrap_or_default();
+    let names: Vec<&str> =
+        found.as_array().map(|a| a.iter().filter_map(|u| u["name"].as_str()).collect()).unwrap_or_default();
     assert_eq!(names, ["Zelda", "zebra"]);
     let (status, body) = app.get(&token, "/users?limit=0").await?;
     assert_eq!((status, code(&body)), (422, "invalid_input"));

@@ -8,7 +8,10 @@ async fn there_is_one_private_chat_per_pair_from_either_side() -> anyhow::Result
     let ((alice, alice_token), (bob, bob_token)) = (app.register("alice").await?, app.register("bob").await?);
     let (status, chat) = app.post(&alice_token, "/chats/private", json!({"user_id": id(&bob)})).await?;
     assert_eq!(status, 201);
-    assert_eq!((chat["type"].as_str(), chat["name"].as_str(), chat["creator_id"].is_null()), (Some("private"), Some("bob"), true));
+    assert_eq!(
+        (chat["type"].as_str(), chat["name"].as_str(), chat["creator_id"].is_null()),
+        (Some("private"), Some("bob"), true)
+    );
     let (status, again) = app.post(&bob_token, "/chats/private", json!({"user_id": id(&alice)})).await?;
     assert_eq!((status, id(&again)), (200, id(&chat)));
     assert_eq!(again["name"], "alice", "each side sees the other's name");
@@ -31,7 +34,8 @@ async fn a_private_chat_needs_another_existing_user() -> anyhow::Result<()> {
 #[tokio::test]
 async fn the_chat_list_shows_last_messages_unread_counts_and_recent_activity_first() -> anyhow::Result<()> {
     let app = spawn_app().await?;
-    let ((_, alice), (bob, bob_token), (carol, _)) = (app.register("alice").await?, app.register("bob").await?, app.register("carol").await?);
+    let ((_, alice), (bob, bob_token), (carol, _)) =
+        (app.register("alice").await?, app.register("bob").await?, app.register("carol").await?);
     let (_, with_bob) = app.post(&alice, "/chats/private", json!({"user_id": id(&bob)})).await?;
     let (_, with_carol) = app.post(&alice, "/chats/private", json!({"user_id": id(&carol)})).await?;
     app.send(&bob_token, id(&with_bob), "one").await?;
@@ -53,7 +57,8 @@ async fn the_chat_list_shows_last_messages_unread_counts_and_recent_activity_fir
 #[tokio::test]
 async fn a_chat_is_shown_to_members_only() -> anyhow::Result<()> {
     let app = spawn_app().await?;
-    let ((_, alice), (bob, bob_token), (_, eve)) = (app.register("alice").await?, app.register("bob").await?, app.register("eve").await?);
+    let ((_, alice), (bob, bob_token), (_, eve)) =
+        (app.register("alice").await?, app.register("bob").await?, app.register("eve").await?);
     let (_, chat) = app.post(&alice, "/chats/private", json!({"user_id": id(&bob)})).await?;
     let path = format!("/chats/{}", id(&chat));
     let (status, seen) = app.get(&bob_token, &path).await?;

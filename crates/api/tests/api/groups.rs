@@ -7,7 +7,13 @@ async fn team(app: &TestApp) -> anyhow::Result<(Vec<(Value, String)>, Value)> {
     for name in ["ann", "ben", "cat", "dan"] {
         people.push(app.register(name).await?);
     }
-    let (status, group) = app.post(&people[0].1, "/groups", json!({"name": " Team ", "member_ids": [id(&people[1].0), id(&people[2].0), id(&people[1].0)]})).await?;
+    let (status, group) = app
+        .post(
+            &people[0].1,
+            "/groups",
+            json!({"name": " Team ", "member_ids": [id(&people[1].0), id(&people[2].0), id(&people[1].0)]}),
+        )
+        .await?;
     anyhow::ensure!(status == 201, "create answered {status}: {group}");
     Ok((people, group))
 }
@@ -94,9 +100,11 @@ async fn a_leaver_no_longer_counts_so_what_only_it_had_not_read_becomes_read() -
 #[tokio::test]
 async fn private_chats_have_fixed_members() -> anyhow::Result<()> {
     let app = spawn_app().await?;
-    let ((_, alice), (bob, _), (carol, _)) = (app.register("alice").await?, app.register("bob").await?, app.register("carol").await?);
+    let ((_, alice), (bob, _), (carol, _)) =
+        (app.register("alice").await?, app.register("bob").await?, app.register("carol").await?);
     let (_, chat) = app.post(&alice, "/chats/private", json!({"user_id": id(&bob)})).await?;
-    let (status, body) = app.post(&alice, &format!("/groups/{}/members", id(&chat)), json!({"user_id": id(&carol)})).await?;
+    let (status, body) =
+        app.post(&alice, &format!("/groups/{}/members", id(&chat)), json!({"user_id": id(&carol)})).await?;
     assert_eq!((status, code(&body)), (422, "invalid_input"));
     Ok(())
 }

@@ -89,7 +89,10 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> anyhow::Result<TestAp
 }
 
 /// A server on an existing database (several instances on one database, for scale-out tests).
-pub async fn spawn_on(database_url: String, overrides: &[(&str, &str)]) -> anyhow::Result<(String, actix_web::dev::ServerHandle)> {
+pub async fn spawn_on(
+    database_url: String,
+    overrides: &[(&str, &str)],
+) -> anyhow::Result<(String, actix_web::dev::ServerHandle)> {
     if std::env::var("TEST_LOG").is_ok() {
         api::telemetry::init(false);
     }
@@ -122,7 +125,12 @@ impl TestApp {
     /// Registers a user with a unique email and signs in; returns (user JSON, token).
     pub async fn register(&self, name: &str) -> anyhow::Result<(Value, String)> {
         let email = format!("{name}-{}@example.com", uuid::Uuid::new_v4().simple());
-        let response = self.client.post(self.url("/auth/register")).json(&json!({"name": name, "email": email, "password": "password123"})).send().await?;
+        let response = self
+            .client
+            .post(self.url("/auth/register"))
+            .json(&json!({"name": name, "email": email, "password": "password123"}))
+            .send()
+            .await?;
         anyhow::ensure!(response.status() == 201, "register answered {}", response.status());
         let user: Value = response.json().await?;
         let token = self.token(&email, "password123").await?;
@@ -130,7 +138,14 @@ impl TestApp {
     }
 
     pub async fn token(&self, email: &str, password: &str) -> anyhow::Result<String> {
-        let response: Value = self.client.post(self.url("/auth/token")).form(&[("username", email), ("password", password)]).send().await?.json().await?;
+        let response: Value = self
+            .client
+            .post(self.url("/auth/token"))
+            .form(&[("username", email), ("password", password)])
+            .send()
+            .await?
+            .json()
+            .await?;
         response["access_token"].as_str().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("no token in {response}"))
     }
 
@@ -157,7 +172,9 @@ impl TestApp {
     }
 
     pub async fn send(&self, token: &str, chat: i64, text: &str) -> anyhow::Result<Value> {
-        let (status, body) = self.post(token, &format!("/chats/{chat}/messages"), json!({"text": text, "client_id": uuid::Uuid::new_v4()})).await?;
+        let (status, body) = self
+            .post(token, &format!("/chats/{chat}/messages"), json!({"text": text, "client_id": uuid::Uuid::new_v4()}))
+            .await?;
         anyhow::ensure!(status == 201, "send answered {status}: {body}");
         Ok(body)
     }

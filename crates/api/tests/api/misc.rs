@@ -10,7 +10,23 @@ async fn health_readiness_docs_and_the_web_client_are_served() -> anyhow::Result
         assert_eq!(body["status"], "ok", "{path}");
     }
     let spec: Value = app.client.get(app.url("/openapi.json")).send().await?.json().await?;
-    for path in ["/auth/register", "/auth/token", "/users/me", "/users", "/chats/private", "/groups", "/groups/{chat_id}/members", "/groups/{chat_id}/members/{user_id}", "/chats", "/chats/{chat_id}", "/history/{chat_id}", "/chats/{chat_id}/messages", "/chats/{chat_id}/read", "/healthz", "/readyz"] {
+    for path in [
+        "/auth/register",
+        "/auth/token",
+        "/users/me",
+        "/users",
+        "/chats/private",
+        "/groups",
+        "/groups/{chat_id}/members",
+        "/groups/{chat_id}/members/{user_id}",
+        "/chats",
+        "/chats/{chat_id}",
+        "/history/{chat_id}",
+        "/chats/{chat_id}/messages",
+        "/chats/{chat_id}/read",
+        "/healthz",
+        "/readyz",
+    ] {
         assert!(spec["paths"].get(path).is_some(), "{path} is documented");
     }
     assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
@@ -20,7 +36,12 @@ async fn health_readiness_docs_and_the_web_client_are_served() -> anyhow::Result
     let index = app.client.get(app.url("/")).send().await?;
     assert!(index.headers().get("content-type").is_some_and(|v| v.to_str().is_ok_and(|v| v.starts_with("text/html"))));
     let script = app.client.get(app.url("/static/app.js")).send().await?;
-    assert!(script.headers().get("content-type").is_some_and(|v| v.to_str().is_ok_and(|v| v.starts_with("text/javascript"))));
+    assert!(
+        script
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.to_str().is_ok_and(|v| v.starts_with("text/javascript")))
+    );
     Ok(())
 }
 

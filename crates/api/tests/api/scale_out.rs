@@ -49,7 +49,11 @@ async fn messages_receipts_and_read_all_cross_instances() -> anyhow::Result<()> 
     let ack = alice_on_a.next_of("ack").await?;
     let id = ack["message"]["id"].as_i64().unwrap_or_default();
     assert_eq!(bob_on_b.next_of("message").await?["message"]["id"].as_i64(), Some(id));
-    assert_eq!(alice_on_b.next_of("message").await?["message"]["id"].as_i64(), Some(id), "the sender's device on the other instance");
+    assert_eq!(
+        alice_on_b.next_of("message").await?["message"]["id"].as_i64(),
+        Some(id),
+        "the sender's device on the other instance"
+    );
 
     bob_on_b.send_json(json!({"type": "read", "chat_id": chat, "message_id": id})).await?;
     let read = alice_on_a.next_of("read").await?;

@@ -29,7 +29,8 @@ async fn an_upgrade_without_a_valid_token_is_refused_with_401() -> anyhow::Resul
 }
 
 #[tokio::test]
-async fn a_private_message_reaches_the_recipient_and_the_senders_other_devices_but_not_the_sending_one() -> anyhow::Result<()> {
+async fn a_private_message_reaches_the_recipient_and_the_senders_other_devices_but_not_the_sending_one()
+-> anyhow::Result<()> {
     let app = spawn_app().await?;
     let (alice, bob) = (person(&app.address, "alice").await?, person(&app.address, "bob").await?);
     let chat = private_chat(&app.address, &alice, &bob).await?;
@@ -63,7 +64,13 @@ async fn a_message_posted_over_rest_is_delivered_over_websocket() -> anyhow::Res
     let mut bob_ws = WsClient::connect(&app.address, &bob.token).await?;
     let mut alice_ws = WsClient::connect(&app.address, &alice.token).await?;
     let client_id = uuid::Uuid::new_v4();
-    let (status, message) = post(&app.address, &alice.token, &format!("/chats/{chat}/messages"), json!({"text": "via rest", "client_id": client_id})).await?;
+    let (status, message) = post(
+        &app.address,
+        &alice.token,
+        &format!("/chats/{chat}/messages"),
+        json!({"text": "via rest", "client_id": client_id}),
+    )
+    .await?;
     assert_eq!(status, 201);
     assert_eq!(bob_ws.next_of("message").await?["message"]["id"], message["id"]);
     assert_eq!(alice_ws.next_of("message").await?["message"]["id"], message["id"], "the sender's devices see it too");
@@ -74,7 +81,8 @@ async fn a_message_posted_over_rest_is_delivered_over_websocket() -> anyhow::Res
 async fn group_receipts_flip_read_only_when_the_last_member_reads_and_pointers_never_move_back() -> anyhow::Result<()> {
     let app = spawn_app().await?;
     let a = person(&app.address, "a").await?;
-    let (b, c, d) = (person(&app.address, "b").await?, person(&app.address, "c").await?, person(&app.address, "d").await?);
+    let (b, c, d) =
+        (person(&app.address, "b").await?, person(&app.address, "c").await?, person(&app.address, "d").await?);
     let chat = group(&app.address, &a, &[&b, &c, &d]).await?;
     let mut a_ws = WsClient::connect(&app.address, &a.token).await?;
     let mut readers = Vec::new();
@@ -108,13 +116,17 @@ async fn group_receipts_flip_read_only_when_the_last_member_reads_and_pointers_n
     let after = a_ws.drain().await?;
     assert!(after.iter().all(|f| f["type"] != "read"), "an older id changes nothing: {after:?}");
     let details = get(&app.address, &a.token, &format!("/chats/{chat}")).await?;
-    let pointer = details["members"].as_array().and_then(|ms| ms.iter().find(|m| m["id"] == b.id)).map(|m| m["last_read_message_id"].clone());
+    let pointer = details["members"]
+        .as_array()
+        .and_then(|ms| ms.iter().find(|m| m["id"] == b.id))
+        .map(|m| m["last_read_message_id"].clone());
     assert_eq!(pointer, Some(json!(second)));
     Ok(())
 }
 
 #[tokio::test]
-async fn fifty_concurrent_sends_of_one_client_id_from_four_devices_and_rest_store_and_broadcast_once() -> anyhow::Result<()> {
+async fn fifty_concurrent_sends_of_one_client_id_from_four_devices_and_rest_store_and_broadcast_once()
+-> anyhow::Result<()> {
     let app = spawn_app().await?;
     let (alice, bob) = (person(&app.address, "alice").await?, person(&app.address, "bob").await?);
     let chat = private_chat(&app.address, &alice, &bob).await?;
@@ -128,8 +140,10 @@ async fn fifty_concurrent_sends_of_one_client_id_from_four_devices_and_rest_stor
 
     let mut rest_calls = Vec::new();
     for _ in 0..10 {
-        let (address, token, body) = (app.address.clone(), alice.token.clone(), json!({"text": "once", "client_id": client_id}));
-        rest_calls.push(tokio::spawn(async move { post(&address, &token, &format!("/chats/{chat}/messages"), body).await }));
+        let (address, token, body) =
+            (app.address.clone(), alice.token.clone(), json!({"text": "once", "client_id": client_id}));
+        rest_calls
+            .push(tokio::spawn(async move { post(&address, &token, &format!("/chats/{chat}/messages"), body).await }));
     }
     for device in &mut devices {
         for _ in 0..10 {
@@ -180,7 +194,8 @@ async fn fifty_concurrent_sends_of_one_client_id_from_four_devices_and_rest_stor
 #[tokio::test]
 async fn every_connection_gets_a_chats_messages_in_history_order_under_concurrent_senders() -> anyhow::Result<()> {
     let app = spawn_app().await?;
-    let (a, b, c) = (person(&app.address, "a").await?, person(&app.address, "b").await?, person(&app.address, "c").await?);
+    let (a, b, c) =
+        (person(&app.address, "a").await?, person(&app.address, "b").await?, person(&app.address, "c").await?);
     let chat = group(&app.address, &a, &[&b, &c]).await?;
     let mut watcher = WsClient::connect(&app.address, &c.token).await?;
     let mut senders = Vec::new();
@@ -206,7 +221,8 @@ async fn every_connection_gets_a_chats_messages_in_history_order_under_concurren
     let mut sorted = received.clone();
     sorted.sort_unstable();
     assert_eq!(received, sorted, "frames arrive in id order");
-    let stored: Vec<i64> = history(&app.address, &c.token, chat).await?.iter().filter_map(|m| m["id"].as_i64()).collect();
+    let stored: Vec<i64> =
+        history(&app.address, &c.token, chat).await?.iter().filter_map(|m| m["id"].as_i64()).collect();
     assert_eq!(received, stored, "and in history order");
     Ok(())
 }
@@ -228,7 +244,8 @@ async fn typing_reaches_the_other_members_only() -> anyhow::Result<()> {
 #[tokio::test]
 async fn bad_frames_get_error_frames_and_the_connection_stays_usable() -> anyhow::Result<()> {
     let app = spawn_app().await?;
-    let (alice, bob, eve) = (person(&app.address, "alice").await?, person(&app.address, "bob").await?, person(&app.address, "eve").await?);
+    let (alice, bob, eve) =
+        (person(&app.address, "alice").await?, person(&app.address, "bob").await?, person(&app.address, "eve").await?);
     let chat = private_chat(&app.address, &alice, &bob).await?;
     let other_chat = private_chat(&app.address, &bob, &eve).await?;
     let mut ws = WsClient::connect(&app.address, &alice.token).await?;
@@ -242,11 +259,27 @@ async fn bad_frames_get_error_frames_and_the_connection_stays_usable() -> anyhow
         ("not json".to_owned(), "bad_request"),
         (json!({"type": "dance"}).to_string(), "bad_request"),
         (json!({"type": "send", "chat_id": chat, "text": "no client id"}).to_string(), "bad_request"),
-        (json!({"type": "send", "chat_id": "one", "client_id": uuid::Uuid::new_v4(), "text": "x"}).to_string(), "bad_request"),
-        (json!({"type": "send", "chat_id": chat, "client_id": uuid::Uuid::new_v4(), "text": "  "}).to_string(), "invalid_input"),
-        (json!({"type": "send", "chat_id": chat, "client_id": uuid::Uuid::new_v4(), "text": "x".repeat(4097)}).to_string(), "invalid_input"),
-        (json!({"type": "send", "chat_id": other_chat, "client_id": uuid::Uuid::new_v4(), "text": "hi"}).to_string(), "forbidden"),
-        (json!({"type": "send", "chat_id": 999_999, "client_id": uuid::Uuid::new_v4(), "text": "hi"}).to_string(), "not_found"),
+        (
+            json!({"type": "send", "chat_id": "one", "client_id": uuid::Uuid::new_v4(), "text": "x"}).to_string(),
+            "bad_request",
+        ),
+        (
+            json!({"type": "send", "chat_id": chat, "client_id": uuid::Uuid::new_v4(), "text": "  "}).to_string(),
+            "invalid_input",
+        ),
+        (
+            json!({"type": "send", "chat_id": chat, "client_id": uuid::Uuid::new_v4(), "text": "x".repeat(4097)})
+                .to_string(),
+            "invalid_input",
+        ),
+        (
+            json!({"type": "send", "chat_id": other_chat, "client_id": uuid::Uuid::new_v4(), "text": "hi"}).to_string(),
+            "forbidden",
+        ),
+        (
+            json!({"type": "send", "chat_id": 999_999, "client_id": uuid::Uuid::new_v4(), "text": "hi"}).to_string(),
+            "not_found",
+        ),
         (json!({"type": "send", "chat_id": chat, "client_id": reused, "text": "different"}).to_string(), "conflict"),
         (json!({"type": "read", "chat_id": chat, "message_id": elsewhere}).to_string(), "not_found"),
         (json!({"type": "read", "chat_id": chat, "message_id": 999_999}).to_string(), "not_found"),

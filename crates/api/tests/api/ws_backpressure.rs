@@ -17,7 +17,11 @@ const MESSAGES: usize = 1500;
 #[tokio::test]
 async fn a_client_that_does_not_read_is_closed_while_the_others_keep_receiving() -> anyhow::Result<()> {
     let app = spawn_app_with(&[("RATE_SEND_PER_SEC", "0"), ("WS_OUTBOUND_QUEUE", "16")]).await?;
-    let (sender, reader, sleeper) = (person(&app.address, "sender").await?, person(&app.address, "reader").await?, person(&app.address, "sleeper").await?);
+    let (sender, reader, sleeper) = (
+        person(&app.address, "sender").await?,
+        person(&app.address, "reader").await?,
+        person(&app.address, "sleeper").await?,
+    );
     let chat = group(&app.address, &sender, &[&reader, &sleeper]).await?;
 
     // The sleeper's socket has a tiny receive buffer and is never read from.

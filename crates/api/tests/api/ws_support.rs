@@ -34,14 +34,22 @@ pub async fn person(address: &str, name: &str) -> anyhow::Result<Person> {
 }
 
 pub async fn post(address: &str, token: &str, path: &str, body: Value) -> anyhow::Result<(StatusCode, Value)> {
-    let response = reqwest::Client::new().post(format!("{address}{path}")).bearer_auth(token).json(&body).send().await?;
+    let response =
+        reqwest::Client::new().post(format!("{address}{path}")).bearer_auth(token).json(&body).send().await?;
     let status = response.status();
     let body = if status == StatusCode::NO_CONTENT { Value::Null } else { response.json().await? };
     Ok((status, body))
 }
 
 pub async fn get(address: &str, token: &str, path: &str) -> anyhow::Result<Value> {
-    Ok(reqwest::Client::new().get(format!("{address}{path}")).bearer_auth(token).send().await?.error_for_status()?.json().await?)
+    Ok(reqwest::Client::new()
+        .get(format!("{address}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
 }
 
 pub async fn private_chat(address: &str, me: &Person, other: &Person) -> anyhow::Result<i64> {

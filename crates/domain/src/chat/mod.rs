@@ -4,6 +4,6 @@ mod model;
 mod ports;
 
 pub use model::{Chat, ChatKind, ChatSummary, GroupName, Member};
+pub use ports::ChatRepository;
 #[cfg(feature = "mocks")]
 pub use ports::MockChatRepository;
-pub use ports::ChatRepository;

@@ -14,12 +14,7 @@ pub trait ChatRepository: Send + Sync {
 
     /// A new group with `creator` as creator and first member, then `members` (already checked to exist,
     /// without the creator, without repeats).
-    async fn create_group(
-        &self,
-        name: &GroupName,
-        creator: UserId,
-        members: &[UserId],
-    ) -> Result<Chat, DomainError>;
+    async fn create_group(&self, name: &GroupName, creator: UserId, members: &[UserId]) -> Result<Chat, DomainError>;
 
     async fn find(&self, chat: ChatId) -> Result<Option<Chat>, DomainError>;
 

@@ -5,7 +5,7 @@ mod ports;
 mod values;
 
 pub use model::{InsertOutcome, Message, NewMessage, ReadByAll};
+pub use ports::{MessageRepository, ReceiptRepository};
 #[cfg(feature = "mocks")]
 pub use ports::{MockMessageRepository, MockReceiptRepository};
-pub use ports::{MessageRepository, ReceiptRepository};
 pub use values::{HistoryQuery, MessageText, PageLimit};

@@ -31,19 +31,10 @@ pub trait MessageRepository: Send + Sync {
 pub trait ReceiptRepository: Send + Sync {
     /// Moves `reader`'s pointer in `chat` forward to `up_to`; `false` (and no change) when the pointer is
     /// already at or beyond it. Never moves a pointer back, whatever the concurrency.
-    async fn advance_read_pointer(
-        &self,
-        chat: ChatId,
-        reader: UserId,
-        up_to: MessageId,
-    ) -> Result<bool, DomainError>;
+    async fn advance_read_pointer(&self, chat: ChatId, reader: UserId, up_to: MessageId) -> Result<bool, DomainError>;
 
     /// Flips `read` on the chat's messages (up to `up_to` when given) that every member other than their
     /// sender has now read, in one set-wise statement, and tells which senders were affected and the
     /// highest message flipped for each. Each message is flipped, and so reported, exactly once.
-    async fn mark_read_by_all(
-        &self,
-        chat: ChatId,
-        up_to: Option<MessageId>,
-    ) -> Result<Vec<ReadByAll>, DomainError>;
+    async fn mark_read_by_all(&self, chat: ChatId, up_to: Option<MessageId>) -> Result<Vec<ReadByAll>, DomainError>;
 }

@@ -15,9 +15,7 @@ impl MessageText {
             return Err(DomainError::invalid("text must not be empty"));
         }
         if raw.chars().count() > TEXT_MAX_CHARS {
-            return Err(DomainError::invalid(format!(
-                "text must be at most {TEXT_MAX_CHARS} characters"
-            )));
+            return Err(DomainError::invalid(format!("text must be at most {TEXT_MAX_CHARS} characters")));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -83,18 +81,13 @@ impl HistoryQuery {
         before_id: Option<i64>,
     ) -> Result<Self, DomainError> {
         let limit = limit.map(PageLimit::new).transpose()?.unwrap_or_default();
-        let offset = u64::try_from(offset.unwrap_or(0))
-            .map_err(|_| DomainError::invalid("offset must not be negative"))?;
+        let offset =
+            u64::try_from(offset.unwrap_or(0)).map_err(|_| DomainError::invalid("offset must not be negative"))?;
         let cursor = |raw: Option<i64>, name: &str| match raw {
             Some(id) if id < 0 => Err(DomainError::invalid(format!("{name} must not be negative"))),
             other => Ok(other.map(MessageId)),
         };
-        Ok(Self {
-            limit,
-            offset,
-            after_id: cursor(after_id, "after_id")?,
-            before_id: cursor(before_id, "before_id")?,
-        })
+        Ok(Self { limit, offset, after_id: cursor(after_id, "after_id")?, before_id: cursor(before_id, "before_id")? })
     }
 }
 

@@ -5,7 +5,7 @@ mod ports;
 mod values;
 
 pub use model::{AccessToken, NewUser, PasswordHash, StoredCredentials, User};
-pub use ports::{PasswordHasher, TokenService, UserRepository};
 #[cfg(feature = "mocks")]
 pub use ports::{MockPasswordHasher, MockTokenService, MockUserRepository};
+pub use ports::{PasswordHasher, TokenService, UserRepository};
 pub use values::{Email, Password, UserName};

@@ -19,9 +19,7 @@ impl UserName {
             return Err(DomainError::invalid("name must not be empty"));
         }
         if name.chars().count() > NAME_MAX_CHARS {
-            return Err(DomainError::invalid(format!(
-                "name must be at most {NAME_MAX_CHARS} characters"
-            )));
+            return Err(DomainError::invalid(format!("name must be at most {NAME_MAX_CHARS} characters")));
         }
         if name.chars().any(char::is_control) {
             return Err(DomainError::invalid("name must not contain control characters"));
@@ -48,10 +46,8 @@ impl Email {
             return Err(invalid());
         }
         let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
-        let domain_ok = !domain.contains('@')
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.');
+        let domain_ok =
+            !domain.contains('@') && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.');
         if local.is_empty() || !domain_ok {
             return Err(invalid());
         }
@@ -72,14 +68,10 @@ impl Password {
     /// `InvalidInput` when shorter than 8 characters or longer than 72 bytes.
     pub fn new(raw: &str) -> Result<Self, DomainError> {
         if raw.chars().count() < PASSWORD_MIN_CHARS {
-            return Err(DomainError::invalid(format!(
-                "password must be at least {PASSWORD_MIN_CHARS} characters"
-            )));
+            return Err(DomainError::invalid(format!("password must be at least {PASSWORD_MIN_CHARS} characters")));
         }
         if raw.len() > PASSWORD_MAX_BYTES {
-            return Err(DomainError::invalid(format!(
-                "password must be at most {PASSWORD_MAX_BYTES} bytes"
-            )));
+            return Err(DomainError::invalid(format!("password must be at most {PASSWORD_MAX_BYTES} bytes")));
         }
         Ok(Self(raw.to_owned()))
     }

@@ -1,5 +1,5 @@
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -52,7 +52,13 @@ impl RedisBus {
     }
 }
 
-async fn listen(client: redis::Client, channel: String, first: redis::aio::PubSub, local: Arc<InProcessBus>, subscribed: Arc<AtomicBool>) {
+async fn listen(
+    client: redis::Client,
+    channel: String,
+    first: redis::aio::PubSub,
+    local: Arc<InProcessBus>,
+    subscribed: Arc<AtomicBool>,
+) {
     let mut pubsub = Some(first);
     let mut backoff = Duration::from_millis(100);
     loop {

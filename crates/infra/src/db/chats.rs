@@ -7,8 +7,7 @@ use domain::message::Message;
 use domain::{ChatId, DomainError, MessageId, UserId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, Set,
-    TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -125,17 +124,13 @@ fn last_message_of(chat: i64, row: &mut SummaryRow) -> Option<Message> {
 }
 
 async fn find_chat(db: &impl ConnectionTrait, chat: ChatId) -> Result<Option<Chat>, DomainError> {
-    let Some(row) = ChatRow::find_by_statement(statement(db, CHAT_SQL, [chat.0.into()]))
-        .one(db)
-        .await
-        .map_err(unexpected)?
+    let Some(row) =
+        ChatRow::find_by_statement(statement(db, CHAT_SQL, [chat.0.into()])).one(db).await.map_err(unexpected)?
     else {
         return Ok(None);
     };
-    let members = MemberRow::find_by_statement(statement(db, MEMBERS_SQL, [chat.0.into()]))
-        .all(db)
-        .await
-        .map_err(unexpected)?;
+    let members =
+        MemberRow::find_by_statement(statement(db, MEMBERS_SQL, [chat.0.into()])).all(db).await.map_err(unexpected)?;
     Ok(Some(chat_of(row, members.into_iter().map(member_of).collect())))
 }
 
@@ -222,7 +217,8 @@ impl ChatRepository for SeaChatRepository {
     #[tracing::instrument(level = "debug", skip(self))]
     async fn member_ids(&self, chat: ChatId) -> Result<Option<Vec<UserId>>, DomainError> {
         // One statement tells an unknown chat (no row) from a chat without members (one NULL row).
-        let sql = "SELECT m.user_id FROM chats c LEFT JOIN chat_members m ON m.chat_id = c.id WHERE c.id = $1 ORDER BY m.id";
+        let sql =
+            "SELECT m.user_id FROM chats c LEFT JOIN chat_members m ON m.chat_id = c.id WHERE c.id = $1 ORDER BY m.id";
         let rows = MembershipRow::find_by_statement(statement(&self.db, sql, [chat.0.into()]))
             .all(&self.db)
             .await
@@ -239,7 +235,8 @@ impl ChatRepository for SeaChatRepository {
         let sql = "INSERT INTO chat_members (chat_id, user_id, last_read_message_id)
             VALUES ($1, $2, (SELECT max(id) FROM messages WHERE chat_id = $1))
             ON CONFLICT (chat_id, user_id) DO NOTHING";
-        let result = self.db.execute_raw(statement(&self.db, sql, [chat.0.into(), user.0.into()])).await.map_err(unexpected)?;
+        let result =
+            self.db.execute_raw(statement(&self.db, sql, [chat.0.into(), user.0.into()])).await.map_err(unexpected)?;
         Ok(result.rows_affected() == 1)
     }
 
@@ -247,7 +244,11 @@ impl ChatRepository for SeaChatRepository {
     async fn remove_member(&self, chat: ChatId, user: UserId) -> Result<bool, DomainError> {
         let txn = self.db.begin().await.map_err(unexpected)?;
         let removed = txn
-            .execute_raw(statement(&txn, "DELETE FROM chat_members WHERE chat_id = $1 AND user_id = $2", [chat.0.into(), user.0.into()]))
+            .execute_raw(statement(
+                &txn,
+                "DELETE FROM chat_members WHERE chat_id = $1 AND user_id = $2",
+                [chat.0.into(), user.0.into()],
+            ))
             .await
             .map_err(unexpected)?
             .rows_affected();
@@ -268,10 +269,11 @@ impl ChatRepository for SeaChatRepository {
             .all(&self.db)
             .await
             .map_err(unexpected)?;
-        let member_rows = MemberRow::find_by_statement(statement(&self.db, MEMBERS_OF_USERS_CHATS_SQL, [user.0.into()]))
-            .all(&self.db)
-            .await
-            .map_err(unexpected)?;
+        let member_rows =
+            MemberRow::find_by_statement(statement(&self.db, MEMBERS_OF_USERS_CHATS_SQL, [user.0.into()]))
+                .all(&self.db)
+                .await
+                .map_err(unexpected)?;
         let mut members: HashMap<i64, Vec<Member>> = HashMap::new();
         for row in member_rows {
             members.entry(row.chat_id).or_default().push(member_of(row));
@@ -282,7 +284,10 @@ impl ChatRepository for SeaChatRepository {
                 let last_message = last_message_of(row.id, &mut row);
                 let unread_count = row.unread_count;
                 let chat_members = members.remove(&row.id).unwrap_or_default();
-                let chat = chat_of(ChatRow { id: row.id, kind: row.kind, name: row.name, creator_id: row.creator_id }, chat_members);
+                let chat = chat_of(
+                    ChatRow { id: row.id, kind: row.kind, name: row.name, creator_id: row.creator_id },
+                    chat_members,
+                );
                 ChatSummary { chat, last_message, unread_count }
             })
             .collect())

@@ -1,9 +1,7 @@
 use async_trait::async_trait;
 use domain::message::{HistoryQuery, InsertOutcome, Message, MessageRepository, NewMessage};
 use domain::{ChatId, DomainError, MessageId, UserId};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::entities::messages;
@@ -80,12 +78,8 @@ impl MessageRepository for SeaMessageRepository {
         } else {
             select = select.order_by_asc(messages::Column::Timestamp).order_by_asc(messages::Column::Id);
         }
-        let mut rows = select
-            .limit(u64::from(query.limit.get()))
-            .offset(query.offset)
-            .all(&self.db)
-            .await
-            .map_err(unexpected)?;
+        let mut rows =
+            select.limit(u64::from(query.limit.get())).offset(query.offset).all(&self.db).await.map_err(unexpected)?;
         if backwards {
             rows.reverse();
         }

@@ -3,8 +3,7 @@ use domain::user::{Email, NewUser, PasswordHash, StoredCredentials, User, UserRe
 use domain::{DomainError, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, PaginatorTrait,
-    QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, Set,
 };
 
 use super::entities::users;
@@ -79,10 +78,11 @@ impl UserRepository for SeaUserRepository {
         let sql = r"SELECT id, name, email FROM users
             WHERE lower(name) LIKE $1 ESCAPE '\' OR lower(email) LIKE $1 ESCAPE '\'
             ORDER BY id LIMIT $2";
-        let rows = UserRow::find_by_statement(statement(&self.db, sql, [like_pattern(query).into(), i64::from(limit).into()]))
-            .all(&self.db)
-            .await
-            .map_err(unexpected)?;
+        let rows =
+            UserRow::find_by_statement(statement(&self.db, sql, [like_pattern(query).into(), i64::from(limit).into()]))
+                .all(&self.db)
+                .await
+                .map_err(unexpected)?;
         Ok(rows.into_iter().map(|r| User { id: UserId(r.id), name: r.name, email: r.email }).collect())
     }
 
