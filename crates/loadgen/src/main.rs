@@ -84,6 +84,9 @@ pub struct RunArgs {
     /// How many users send (spread evenly over all users); default all.
     #[arg(long)]
     pub senders: Option<usize>,
+    /// Instances to spread WebSocket connections over, in rotation (default: --base-url only).
+    #[arg(long, value_delimiter = ',')]
+    pub ws_urls: Vec<String>,
     /// Extra idle connections (no chats, no traffic).
     #[arg(long, default_value_t = 0)]
     pub idle: usize,

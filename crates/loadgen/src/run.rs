@@ -23,7 +23,8 @@ const IDLE_READ_BUFFER: usize = 2 * 1024;
 
 pub async fn run(args: &RunArgs) -> Result<RunReport> {
     let api = Api::new(&args.common.base_url)?;
-    let connector = Connector::new(&args.common.base_url, args.source_ips.clone()).await?;
+    let ws_urls = if args.ws_urls.is_empty() { vec![args.common.base_url.clone()] } else { args.ws_urls.clone() };
+    let connector = Connector::rotating(&ws_urls, args.source_ips.clone()).await?;
     let prefix = format!("lg-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
 
     eprintln!("setup: registering {} users ({prefix})…", args.users);

@@ -14,34 +14,46 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 pub type Ws = WebSocketStream<TcpStream>;
 
-/// Dials `ws://host:port/ws?token=…`, rotating over the configured source addresses.
+/// Dials `ws://host:port/ws?token=…`, rotating over the servers (several instances behind no load
+/// balancer) and over the configured source addresses.
 pub struct Connector {
-    server: SocketAddr,
-    ws_base: String,
+    servers: Vec<(SocketAddr, String)>,
+    next_server: AtomicUsize,
     sources: Vec<IpAddr>,
     next_source: AtomicUsize,
 }
 
 impl Connector {
     pub async fn new(base_url: &str, sources: Vec<IpAddr>) -> Result<Self> {
-        let url = reqwest::Url::parse(base_url).with_context(|| format!("bad --base-url {base_url}"))?;
-        if url.scheme() != "http" {
-            bail!("only http:// base URLs are supported (got {})", url.scheme());
+        Self::rotating(&[base_url.to_owned()], sources).await
+    }
+
+    pub async fn rotating(base_urls: &[String], sources: Vec<IpAddr>) -> Result<Self> {
+        let mut servers = Vec::new();
+        for base_url in base_urls {
+            let url = reqwest::Url::parse(base_url).with_context(|| format!("bad base URL {base_url}"))?;
+            if url.scheme() != "http" {
+                bail!("only http:// base URLs are supported (got {})", url.scheme());
+            }
+            let host = url.host_str().context("base URL has no host")?.to_owned();
+            let port = url.port_or_known_default().context("base URL has no port")?;
+            let server = tokio::net::lookup_host((host.as_str(), port))
+                .await?
+                .next()
+                .with_context(|| format!("cannot resolve {host}"))?;
+            servers.push((server, format!("ws://{host}:{port}/ws")));
         }
-        let host = url.host_str().context("base URL has no host")?.to_owned();
-        let port = url.port_or_known_default().context("base URL has no port")?;
-        let server = tokio::net::lookup_host((host.as_str(), port))
-            .await?
-            .next()
-            .with_context(|| format!("cannot resolve {host}"))?;
-        let ws_base = format!("ws://{host}:{port}/ws");
-        Ok(Self { server, ws_base, sources, next_source: AtomicUsize::new(0) })
+        if servers.is_empty() {
+            bail!("no server to connect to");
+        }
+        Ok(Self { servers, next_server: AtomicUsize::new(0), sources, next_source: AtomicUsize::new(0) })
     }
 
     /// Opens one device connection. `read_buffer` sizes tungstenite's eager read buffer (keep it
     /// small for thousands of idle connections).
     pub async fn connect(&self, token: &str, read_buffer: usize) -> Result<Ws> {
-        let socket = if self.server.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        let (server, ws_base) = &self.servers[self.next_server.fetch_add(1, Ordering::Relaxed) % self.servers.len()];
+        let socket = if server.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
         if !self.sources.is_empty() {
             let i = self.next_source.fetch_add(1, Ordering::Relaxed) % self.sources.len();
             socket
@@ -49,9 +61,9 @@ impl Connector {
                 .with_context(|| format!("binding to source address {}", self.sources[i]))?;
         }
         socket.set_nodelay(true)?;
-        let stream = socket.connect(self.server).await.context("TCP connect")?;
+        let stream = socket.connect(*server).await.context("TCP connect")?;
         let config = WebSocketConfig::default().read_buffer_size(read_buffer).write_buffer_size(0);
-        let request = format!("{}?token={token}", self.ws_base);
+        let request = format!("{ws_base}?token={token}");
         let (ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
             .await
             .context("WebSocket handshake")?;

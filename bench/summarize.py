@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Medians per benchmark from the JSON lines bench/run.sh writes, as a Markdown table."""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(value, digits=1):
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+runs = defaultdict(list)
+with open(sys.argv[1]) as lines:
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        runs[entry["bench"]].append(entry.get("report"))
+
+print("| benchmark | runs | msgs/s | deliveries/s | p50 ms | p99 ms | lost | dup | server CPU % | server RSS MB | RSS KB/idle conn |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+for bench, reports in runs.items():
+    reports = [r for r in reports if isinstance(r, dict)]
+    if not reports or "msgs_per_s" not in reports[0]:
+        continue
+    server = [r.get("server") or {} for r in reports]
+    print(
+        f"| {bench} | {len(reports)} | {fmt(median([r['msgs_per_s'] for r in reports]), 0)}"
+        f" | {fmt(median([r['deliveries_per_s'] for r in reports]), 0)}"
+        f" | {fmt(median([r['delivery_latency']['p50_ms'] for r in reports]), 2)}"
+        f" | {fmt(median([r['delivery_latency']['p99_ms'] for r in reports]), 2)}"
+        f" | {sum(r['lost'] for r in reports)} | {sum(r['duplicate_deliveries'] for r in reports)}"
+        f" | {fmt(median([(s.get('usage') or {}).get('cpu_percent') for s in server]))}"
+        f" | {fmt(median([(s.get('usage') or {}).get('rss_peak_mb') for s in server]))}"
+        f" | {fmt(median([s.get('rss_kb_per_idle_connection') for s in server]))} |"
+    )
+
+history = runs.get("history", [])
+if history:
+    print()
+    print("| GET /history scenario | p50 ms | p95 ms | p99 ms |")
+    print("|---|---|---|---|")
+    by_name = defaultdict(list)
+    for report in history:
+        for scenario in (report or {}).get("scenarios", []):
+            by_name[f"{scenario['name']} ({scenario['query']})"].append(scenario["latency"])
+    for name, latencies in by_name.items():
+        print(f"| {name} | {fmt(median([l['p50_ms'] for l in latencies]), 2)} | {fmt(median([l['p95_ms'] for l in latencies]), 2)} | {fmt(median([l['p99_ms'] for l in latencies]), 2)} |")
