@@ -9,6 +9,7 @@ use domain::message::ReceiptRepository;
 use domain::user::UserRepository;
 use domain::{ChatId, DomainError, UserId};
 
+use crate::membership::members_if_member;
 use crate::receipts::publish_read_by_all;
 
 /// The most members a group may start with (more can be added one by one).
@@ -126,10 +127,7 @@ impl ChatService {
     /// # Errors
     /// `NotFound` for an unknown chat, `Forbidden` for a non-member.
     pub async fn typing(&self, me: UserId, chat: ChatId) -> Result<(), DomainError> {
-        let members = self.chats.member_ids(chat).await?.ok_or(DomainError::NotFound("chat"))?;
-        if !members.contains(&me) {
-            return Err(DomainError::Forbidden("you are not a member of this chat"));
-        }
+        let members = members_if_member(self.chats.as_ref(), chat, me).await?;
         self.publish(Event::Typing { chat_id: chat, user_id: me, members }).await;
         Ok(())
     }

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod chats;
+mod membership;
 pub mod messages;
 pub mod receipts;
 mod sequencer;

@@ -9,6 +9,7 @@ use domain::rate_limit::{RateKind, RateLimiter};
 use domain::{ChatId, ConnectionId, DomainError, UserId};
 use uuid::Uuid;
 
+use crate::membership::members_if_member;
 use crate::sequencer::ChatSequencer;
 
 /// The answer to a send: the stored message, and whether it had been stored by an earlier send.
@@ -52,7 +53,7 @@ impl MessageService {
         origin: Option<ConnectionId>,
     ) -> Result<SendOutcome, DomainError> {
         let text = MessageText::new(text)?;
-        let members = self.members_of(chat, sender).await?;
+        let members = members_if_member(self.chats.as_ref(), chat, sender).await?;
         // A duplicate must never be refused for rate: when the bucket is empty, answer from the store.
         if let Err(limited) = self.limiter.acquire(sender, RateKind::Send) {
             return self.answer_duplicate_or(limited, sender, chat, &text, client_id).await;
@@ -104,17 +105,8 @@ impl MessageService {
         chat: ChatId,
         query: HistoryQuery,
     ) -> Result<Vec<Message>, DomainError> {
-        self.members_of(chat, reader).await?;
+        members_if_member(self.chats.as_ref(), chat, reader).await?;
         self.messages.history(chat, query).await
-    }
-
-    async fn members_of(&self, chat: ChatId, user: UserId) -> Result<Vec<UserId>, DomainError> {
-        let members = self.chats.member_ids(chat).await?.ok_or(DomainError::NotFound("chat"))?;
-        if members.contains(&user) {
-            Ok(members)
-        } else {
-            Err(DomainError::Forbidden("you are not a member of this chat"))
-        }
     }
 
     /// Over the limit, a retry of an already stored message is still answered as a duplicate (duplicates

@@ -7,6 +7,8 @@ use domain::events::{Event, EventBus};
 use domain::message::{MessageRepository, ReadByAll, ReceiptRepository};
 use domain::{ChatId, ConnectionId, DomainError, MessageId, UserId};
 
+use crate::membership::members_if_member;
+
 pub struct ReceiptService {
     chats: Arc<dyn ChatRepository>,
     messages: Arc<dyn MessageRepository>,
@@ -38,10 +40,7 @@ impl ReceiptService {
         up_to: MessageId,
         origin: Option<ConnectionId>,
     ) -> Result<bool, DomainError> {
-        let members = self.chats.member_ids(chat).await?.ok_or(DomainError::NotFound("chat"))?;
-        if !members.contains(&reader) {
-            return Err(DomainError::Forbidden("you are not a member of this chat"));
-        }
+        let members = members_if_member(self.chats.as_ref(), chat, reader).await?;
         if self.messages.chat_of(up_to).await? != Some(chat) {
             return Err(DomainError::NotFound("message"));
         }
