@@ -72,8 +72,9 @@ impl Application {
         self.port
     }
 
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+    /// Stops the server the way a SIGTERM does.
+    pub fn stopper(&self) -> Stopper {
+        Stopper { handle: self.server.handle(), hub: self.hub.clone() }
     }
 
     /// Serves until the server is stopped; on Ctrl-C or SIGTERM closes every WebSocket with 1001
@@ -82,16 +83,36 @@ impl Application {
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let handle = self.server.handle();
-        let hub = self.hub.clone();
+        let stopper = self.stopper();
         tokio::spawn(async move {
             shutdown_signal().await;
-            tracing::info!("shutting down");
-            hub.close_all(CloseCode::Away);
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            handle.stop(true).await;
+            stopper.stop().await;
         });
         self.server.await.context("running the server")
+    }
+}
+
+/// Shuts a running server down gracefully.
+#[derive(Clone)]
+pub struct Stopper {
+    handle: ServerHandle,
+    hub: Arc<Hub>,
+}
+
+impl Stopper {
+    /// Closes every WebSocket with 1001 (going away), so that clients reconnect elsewhere, then lets
+    /// in-flight requests finish and stops.
+    pub async fn stop(&self) {
+        tracing::info!(connections = self.hub.connection_count(), "shutting down");
+        self.hub.close_all(CloseCode::Away);
+        // Give the writers a moment to send their close frames before the sockets go.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.handle.stop(true).await;
+    }
+
+    /// Stops at once, without waiting for anything (tests).
+    pub fn abort(&self) {
+        drop(self.handle.stop(false));
     }
 }
 

@@ -17,6 +17,9 @@ use super::protocol::{self, ClientFrame, ServerFrame, WireMessage};
 use crate::error::ApiError;
 use crate::state::Services;
 
+/// How long a closing connection waits for the peer to answer its close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
 /// Limits of a connection; the defaults are the contract's.
 #[derive(Debug, Clone, Copy)]
 pub struct WsSettings {
@@ -93,12 +96,28 @@ async fn read(
     last_heard: Arc<Mutex<Instant>>,
 ) {
     let mut closing = connection.closing();
+    // Once a close is under way the stream is kept (and so the connection) until the peer answers the
+    // close frame or a grace period ends: dropping it at once could cut the close frame off.
+    let mut closing_started = false;
+    let grace = tokio::time::sleep(CLOSE_GRACE);
+    tokio::pin!(grace);
     loop {
         let next = tokio::select! {
             next = stream.next() => next,
-            _ = closing.changed() => return,
+            _ = closing.changed(), if !closing_started => {
+                closing_started = true;
+                grace.as_mut().reset(tokio::time::Instant::now() + CLOSE_GRACE);
+                continue;
+            }
+            () = &mut grace, if closing_started => return,
         };
         let Some(next) = next else { return };
+        if closing_started {
+            if let Ok(AggregatedMessage::Close(_)) | Err(_) = next {
+                return;
+            }
+            continue;
+        }
         *last_heard.lock().await = Instant::now();
         match next {
             Ok(AggregatedMessage::Text(text)) => handle(&text, connection, services).await,
@@ -114,14 +133,10 @@ async fn read(
             }
             Ok(AggregatedMessage::Pong(_)) => {}
             Ok(AggregatedMessage::Close(_)) => return,
-            Err(ProtocolError::Overflow) => {
-                connection.close(CloseCode::Size);
-                return;
-            }
+            Err(ProtocolError::Overflow) => connection.close(CloseCode::Size),
             Err(error) => {
                 tracing::debug!(%error, "websocket protocol error");
                 connection.close(CloseCode::Protocol);
-                return;
             }
         }
     }

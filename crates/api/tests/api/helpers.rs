@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    server: actix_web::dev::ServerHandle,
+    pub stopper: api::startup::Stopper,
     /// Dropped after the server: removes the test's database.
     _database: TestDatabase,
 }
@@ -85,14 +85,14 @@ pub async fn spawn_app() -> anyhow::Result<TestApp> {
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> anyhow::Result<TestApp> {
     let database = TestDatabase::create().await?;
     let app = spawn_on(database.url(), overrides).await?;
-    Ok(TestApp { address: app.0, client: reqwest::Client::new(), server: app.1, _database: database })
+    Ok(TestApp { address: app.0, client: reqwest::Client::new(), stopper: app.1, _database: database })
 }
 
 /// A server on an existing database (several instances on one database, for scale-out tests).
 pub async fn spawn_on(
     database_url: String,
     overrides: &[(&str, &str)],
-) -> anyhow::Result<(String, actix_web::dev::ServerHandle)> {
+) -> anyhow::Result<(String, api::startup::Stopper)> {
     if std::env::var("TEST_LOG").is_ok() {
         api::telemetry::init(false);
     }
@@ -112,9 +112,9 @@ pub async fn spawn_on(
     let config = Config::from_lookup(move |name| vars.get(name).cloned())?;
     let application = Application::build(config).await?;
     let address = format!("http://127.0.0.1:{}", application.port());
-    let handle = application.handle();
+    let stopper = application.stopper();
     tokio::spawn(application.run_until_stopped());
-    Ok((address, handle))
+    Ok((address, stopper))
 }
 
 impl TestApp {
@@ -183,7 +183,7 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         // Stop accepting and let the database go; the runtime ending cancels the rest.
-        drop(self.server.stop(false));
+        self.stopper.abort();
     }
 }
 

@@ -308,3 +308,16 @@ async fn a_frame_over_64_kib_closes_the_connection_with_1009() -> anyhow::Result
     assert_eq!(code.map(u16::from), Some(1009));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_graceful_shutdown_closes_every_websocket_with_1001() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let alice = person(&app.address, "alice").await?;
+    let (mut phone, mut laptop) =
+        (WsClient::connect(&app.address, &alice.token).await?, WsClient::connect(&app.address, &alice.token).await?);
+    app.stopper.stop().await;
+    for device in [&mut phone, &mut laptop] {
+        assert_eq!(device.closed_with().await?.map(u16::from), Some(1001));
+    }
+    Ok(())
+}
