@@ -269,6 +269,11 @@ const handlers = {
     rerender(chat.id);
   },
 
+  /** Somebody joined or left one of my chats, or I was added to (or removed from) one. */
+  chat_updated() {
+    refreshChatsSoon();
+  },
+
   typing(frame) {
     if (frame.user_id === state.me.id || !state.chats.has(frame.chat_id)) return;
     if (!state.typing.has(frame.chat_id)) state.typing.set(frame.chat_id, new Map());

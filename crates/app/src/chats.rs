@@ -44,7 +44,11 @@ impl ChatService {
         if self.users.find_by_id(other).await?.is_none() {
             return Err(DomainError::NotFound("user"));
         }
-        self.chats.find_or_create_private(me, other).await
+        let (chat, created) = self.chats.find_or_create_private(me, other).await?;
+        if created {
+            self.publish_members_changed(&chat, None).await;
+        }
+        Ok((chat, created))
     }
 
     /// A new group whose creator is `me`.
@@ -66,6 +70,7 @@ impl ChatService {
         }
         let chat = self.chats.create_group(&name, me, &members).await?;
         tracing::info!(chat_id = %chat.id, members = chat.members.len(), "group created");
+        self.publish_members_changed(&chat, None).await;
         Ok(chat)
     }
 
@@ -83,10 +88,12 @@ impl ChatService {
         if self.users.find_by_id(user).await?.is_none() {
             return Err(DomainError::NotFound("user"));
         }
-        if self.chats.add_member(chat, user).await? {
-            self.publish(Event::MembersChanged { chat_id: chat }).await;
+        let added = self.chats.add_member(chat, user).await?;
+        let updated = self.chats.find(chat).await?.ok_or(DomainError::NotFound("chat"))?;
+        if added {
+            self.publish_members_changed(&updated, None).await;
         }
-        self.chats.find(chat).await?.ok_or(DomainError::NotFound("chat"))
+        Ok(updated)
     }
 
     /// Removes `user` from a group: the creator may remove anybody, a member may leave. Messages that only
@@ -104,7 +111,11 @@ impl ChatService {
         if !self.chats.remove_member(chat, user).await? {
             return Err(DomainError::NotFound("member"));
         }
-        self.publish(Event::MembersChanged { chat_id: chat }).await;
+        let mut affected: Vec<UserId> = group.members.iter().map(|m| m.user_id).collect();
+        if !affected.contains(&user) {
+            affected.push(user);
+        }
+        self.publish(Event::MembersChanged { chat_id: chat, affected }).await;
         let flipped = self.receipts.mark_read_by_all(chat, None).await?;
         publish_read_by_all(self.bus.as_ref(), flipped).await;
         Ok(())
@@ -139,6 +150,12 @@ impl ChatService {
         } else {
             Err(DomainError::invalid("private chats have fixed members"))
         }
+    }
+
+    /// Tells the chat's members (and `also`, who just left) that the chat changed.
+    async fn publish_members_changed(&self, chat: &Chat, also: Option<UserId>) {
+        let affected = chat.members.iter().map(|m| m.user_id).chain(also).collect();
+        self.publish(Event::MembersChanged { chat_id: chat.id, affected }).await;
     }
 
     async fn publish(&self, event: Event) {
@@ -223,7 +240,12 @@ mod tests {
                 name.as_str() == "Team" && *creator == UserId(1) && members == [UserId(2), UserId(3)]
             })
             .returning(|_, _, _| Ok(group(1, &[1, 2, 3])));
-        let chats = service(repo, users, MockReceiptRepository::new(), MockEventBus::new());
+        let mut bus = MockEventBus::new();
+        bus.expect_publish()
+            .withf(|e| matches!(e, Event::MembersChanged { affected, .. } if affected.len() == 3))
+            .times(1)
+            .returning(|_| Ok(()));
+        let chats = service(repo, users, MockReceiptRepository::new(), bus);
         let created = chats.create_group(UserId(1), " Team ", &[UserId(3), UserId(2), UserId(1), UserId(3)]).await;
         assert_eq!(created.map(|c| c.members.len()).ok(), Some(3));
     }

@@ -27,8 +27,9 @@ pub enum Event {
     ReadByAll(ReadByAll),
     /// A member is typing: to the connections of the other members.
     Typing { chat_id: ChatId, user_id: UserId, members: Vec<UserId> },
-    /// Somebody joined or left: caches of membership must forget this chat.
-    MembersChanged { chat_id: ChatId },
+    /// A chat appeared or its membership changed: caches of membership must forget it, and the
+    /// affected users (the members, and whoever just left) refresh their chat list.
+    MembersChanged { chat_id: ChatId, affected: Vec<UserId> },
 }
 
 /// Receives every event published anywhere in the service (the WebSocket hub, membership caches).

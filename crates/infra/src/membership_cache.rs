@@ -36,7 +36,7 @@ impl MembershipCache {
 
 impl EventSink for MembershipCache {
     fn deliver(&self, event: &Event) {
-        if let Event::MembersChanged { chat_id } = event {
+        if let Event::MembersChanged { chat_id, .. } = event {
             self.forget(*chat_id);
         }
     }

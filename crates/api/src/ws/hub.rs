@@ -163,7 +163,10 @@ impl EventSink for Hub {
                     }
                 });
             }
-            Event::MembersChanged { .. } => {}
+            Event::MembersChanged { chat_id, affected } => {
+                let frame = ServerFrame::ChatUpdated { chat_id: chat_id.0 }.encode();
+                self.for_each_device(affected, |c| c.push(frame.clone()));
+            }
         }
     }
 }

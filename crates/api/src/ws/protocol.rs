@@ -69,6 +69,10 @@ pub enum ServerFrame<'a> {
         chat_id: i64,
         user_id: i64,
     },
+    /// An extension: a chat appeared or its members changed; refresh it (`GET /chats`).
+    ChatUpdated {
+        chat_id: i64,
+    },
     Error {
         code: &'static str,
         message: String,

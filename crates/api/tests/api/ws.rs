@@ -321,3 +321,25 @@ async fn a_graceful_shutdown_closes_every_websocket_with_1001() -> anyhow::Resul
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn members_hear_live_when_a_chat_appears_or_its_membership_changes() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let (ann, ben, cat) =
+        (person(&app.address, "ann").await?, person(&app.address, "ben").await?, person(&app.address, "cat").await?);
+    let (mut ben_ws, mut cat_ws) =
+        (WsClient::connect(&app.address, &ben.token).await?, WsClient::connect(&app.address, &cat.token).await?);
+    let chat = group(&app.address, &ann, &[&ben]).await?;
+    assert_eq!(ben_ws.next_of("chat_updated").await?, json!({"type": "chat_updated", "chat_id": chat}));
+    post(&app.address, &ann.token, &format!("/groups/{chat}/members"), json!({"user_id": cat.id})).await?;
+    assert_eq!(cat_ws.next_of("chat_updated").await?["chat_id"], chat, "the newcomer learns of the group");
+    assert_eq!(ben_ws.next_of("chat_updated").await?["chat_id"], chat);
+    let removed = reqwest::Client::new()
+        .delete(format!("{}/groups/{chat}/members/{}", app.address, cat.id))
+        .bearer_auth(&ann.token)
+        .send()
+        .await?;
+    assert_eq!(removed.status(), 204);
+    assert_eq!(cat_ws.next_of("chat_updated").await?["chat_id"], chat, "the removed member learns it too");
+    Ok(())
+}

@@ -68,14 +68,14 @@ mod tests {
         bus.subscribe(a.clone());
         bus.subscribe(b.clone());
         for chat in 1..=3 {
-            bus.publish(Event::MembersChanged { chat_id: ChatId(chat) }).await?;
+            bus.publish(Event::MembersChanged { chat_id: ChatId(chat), affected: Vec::new() }).await?;
         }
         for recorder in [a, b] {
             let events = recorder.0.lock().map(|e| e.clone()).unwrap_or_default();
             let chats: Vec<_> = events
                 .iter()
                 .filter_map(|e| match e {
-                    Event::MembersChanged { chat_id } => Some(chat_id.0),
+                    Event::MembersChanged { chat_id, .. } => Some(chat_id.0),
                     _ => None,
                 })
                 .collect();
