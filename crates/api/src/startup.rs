@@ -60,6 +60,13 @@ impl Application {
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
                 .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::RouteNotFound) }))
         })
+        // Small frames must leave at once: with Nagle's algorithm on, a frame waits for the peer's
+        // delayed ACK (~40 ms) and real-time latency goes with it.
+        .on_connect(|connection, _| {
+            if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
+        })
         .disable_signals()
         .shutdown_timeout(10)
         .listen(listener)?
