@@ -40,8 +40,8 @@ for bench, reports in runs.items():
         f" | {fmt(median([r['delivery_latency']['p50_ms'] for r in reports]), 2)}"
         f" | {fmt(median([r['delivery_latency']['p99_ms'] for r in reports]), 2)}"
         f" | {sum(r['lost'] for r in reports)} | {sum(r['duplicate_deliveries'] for r in reports)}"
-        f" | {fmt(median([(s.get('usage') or {}).get('cpu_percent') for s in server]))}"
-        f" | {fmt(median([(s.get('usage') or {}).get('rss_peak_mb') for s in server]))}"
+        f" | {fmt(median([s.get('cpu_percent') for s in server]))}"
+        f" | {fmt(median([s.get('rss_peak_mb') for s in server]))}"
         f" | {fmt(median([s.get('rss_kb_per_idle_connection') for s in server]))} |"
     )
 

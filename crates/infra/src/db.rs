@@ -1,5 +1,6 @@
 //! The SeaORM adapters: one repository per port, over PostgreSQL or SQLite.
 
+mod batched_inserts;
 mod chats;
 mod connect;
 pub mod entities;
@@ -9,6 +10,7 @@ mod receipts;
 pub(crate) mod sql;
 mod users;
 
+pub use batched_inserts::BatchedMessageRepository;
 pub use chats::SeaChatRepository;
 pub use connect::{connect, migrate_with_lock};
 pub use messages::SeaMessageRepository;

@@ -16,7 +16,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::{BcryptHasher, JwtTokens};
 use crate::bus::{InProcessBus, RedisBus};
-use crate::db::{self, SeaChatRepository, SeaMessageRepository, SeaReceiptRepository, SeaUserRepository};
+use crate::db::{self, BatchedMessageRepository, SeaChatRepository, SeaReceiptRepository, SeaUserRepository};
 use crate::membership_cache::MembershipCache;
 use crate::rate_limit::{RateLimits, TokenBuckets};
 
@@ -69,7 +69,7 @@ pub async fn build(config: &InfraConfig) -> anyhow::Result<Adapters> {
     Ok(Adapters {
         users: Arc::new(SeaUserRepository::new(pool.clone())),
         chats,
-        messages: Arc::new(SeaMessageRepository::new(pool.clone())),
+        messages: Arc::new(BatchedMessageRepository::new(pool.clone())),
         receipts: Arc::new(SeaReceiptRepository::new(pool.clone())),
         hasher: Arc::new(BcryptHasher::new(config.bcrypt_cost)),
         tokens: Arc::new(JwtTokens::new(&config.jwt_secret, config.jwt_ttl)),

@@ -8,7 +8,9 @@ use domain::chat::{ChatRepository, GroupName};
 use domain::message::{HistoryQuery, InsertOutcome, MessageRepository, MessageText, NewMessage, ReceiptRepository};
 use domain::user::{Email, NewUser, PasswordHash, UserName, UserRepository};
 use domain::{ChatId, MessageId, UserId};
-use infra::db::{SeaChatRepository, SeaMessageRepository, SeaReceiptRepository, SeaUserRepository};
+use infra::db::{
+    BatchedMessageRepository, SeaChatRepository, SeaMessageRepository, SeaReceiptRepository, SeaUserRepository,
+};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use uuid::Uuid;
 
@@ -181,5 +183,48 @@ async fn chat_lists_membership_and_history_pages() -> anyhow::Result<()> {
     let after = chats.find(group.id).await?.map(|g| g.creator_id);
     assert_eq!(after, Some(Some(b)), "the longest-standing member becomes creator");
     assert_eq!(chats.member_ids(ChatId(999_999)).await?, None);
+    test.drop_database().await
+}
+
+#[tokio::test]
+async fn batched_inserts_store_each_key_once_and_answer_every_caller() -> anyhow::Result<()> {
+    let test = TestDb::new().await?;
+    let users = [test.user("a").await?, test.user("b").await?, test.user("c").await?];
+    let chats = SeaChatRepository::new(test.db.clone());
+    let mut chat_ids = Vec::new();
+    for i in 0..3 {
+        chat_ids.push(chats.create_group(&GroupName::new(&format!("g{i}"))?, users[0], &users[1..]).await?.id);
+    }
+    let batched = Arc::new(BatchedMessageRepository::new(test.db.clone()));
+    let keys: Vec<Uuid> = (0..30).map(|_| Uuid::new_v4()).collect();
+    let mut tasks = Vec::new();
+    // Every key sent three times at once, by the same sender into the same chat, as retries would.
+    for round in 0..3 {
+        for (i, key) in keys.iter().enumerate() {
+            let (batched, sender, chat) = (batched.clone(), users[i % 3], chat_ids[i % 3]);
+            let new = message(chat, sender, &format!("m{i}"), *key)?;
+            tasks.push(tokio::spawn(async move { (round, i, batched.insert_idempotent(new).await) }));
+        }
+    }
+    let mut inserted = std::collections::BTreeMap::new();
+    let mut answers = 0;
+    for task in tasks {
+        let (_, i, outcome) = task.await?;
+        let (fresh, message) = match outcome? {
+            InsertOutcome::Inserted(m) => (true, m),
+            InsertOutcome::Existing(m) => (false, m),
+        };
+        assert_eq!(message.text, format!("m{i}"), "every caller gets its own message back");
+        answers += 1;
+        if fresh {
+            assert!(inserted.insert(i, message.id).is_none(), "key {i} inserted twice");
+        }
+    }
+    assert_eq!((answers, inserted.len()), (90, 30));
+    let mut stored = 0;
+    for chat in chat_ids {
+        stored += batched.history(chat, HistoryQuery::new(Some(200), None, None, None)?).await?.len();
+    }
+    assert_eq!(stored, 30);
     test.drop_database().await
 }
