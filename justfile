@@ -1,6 +1,11 @@
-# `just --list` shows these; `pip install rust-just` installs just.
+# `just --list` shows these recipes; `pip install rust-just` installs just.
 
-pg_url := "postgres://postgres@127.0.0.1:5432/postgres"
+# PostgreSQL for `just test-pg` (override with TEST_DATABASE_URL)
+pg_url := env_var_or_default("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+# List the recipes
+default:
+    @just --list
 
 # Serve on http://127.0.0.1:8080 (embedded SQLite unless DATABASE_URL says otherwise)
 run:
@@ -14,29 +19,36 @@ test:
 test-pg:
     TEST_DATABASE_URL={{pg_url}} cargo test --workspace
 
-# Demo users, chats and messages
+# Demo users, chats and messages (alice, bob, carol, dave / password123)
 seed:
     cargo run --release -- seed
 
+# Apply pending migrations and exit (`serve` also applies them at start)
 migrate:
     cargo run --release -- migrate
 
+# Formatting check and clippy with warnings as errors, as CI runs them
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
+# Format every crate
 fmt:
     cargo fmt --all
 
 # The browser test in headless Chromium
 e2e:
     cargo build -p api
-    bash e2e/run.sh
+    MESSENGER_BIN="${CARGO_TARGET_DIR:-target}/debug/messenger" bash e2e/run.sh
 
-# The standard benchmark set against a fresh release server on PostgreSQL (see BENCHMARKS.md)
+# The standard benchmark set (bench/run.sh)
 bench:
     bash bench/run.sh
 
-# PostgreSQL, Redis and the api in Docker
+# PostgreSQL, Redis and the api in Docker Compose
 up:
     docker compose up -d --build
+
+# Everything .ci/run checks (fmt, clippy, tests on SQLite and PostgreSQL, browser test)
+ci:
+    bash .ci/run

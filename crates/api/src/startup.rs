@@ -113,7 +113,7 @@ impl Stopper {
         tracing::info!(connections = self.hub.connection_count(), "shutting down");
         self.hub.close_all(CloseCode::Away);
         // Give the writers a moment to send their close frames before the sockets go.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
         self.handle.stop(true).await;
     }
 

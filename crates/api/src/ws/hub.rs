@@ -52,8 +52,13 @@ impl Connection {
         });
     }
 
+    /// A receiver that sees a close requested even before it subscribed (a task may start late).
     pub fn closing(&self) -> watch::Receiver<Option<CloseCode>> {
-        self.close.subscribe()
+        let mut receiver = self.close.subscribe();
+        if receiver.borrow().is_some() {
+            receiver.mark_changed();
+        }
+        receiver
     }
 }
 

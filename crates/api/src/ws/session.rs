@@ -151,8 +151,13 @@ async fn write(
     last_heard: Arc<Mutex<Instant>>,
 ) {
     let mut closing: watch::Receiver<Option<CloseCode>> = connection.closing();
-    let mut ticker = tokio::time::interval(settings.ping_interval);
-    ticker.tick().await;
+    // Connections opened together (a reconnect storm, a load test) must not all ping together: each
+    // starts its rhythm at an offset drawn from its random id.
+    let period = settings.ping_interval.max(Duration::from_millis(1));
+    let period_ms = u64::try_from(period.as_millis()).unwrap_or(u64::MAX).max(1);
+    let offset = Duration::from_millis(u64::try_from(connection.id.0.as_u128() % u128::from(period_ms)).unwrap_or(0));
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period + offset, period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let code = loop {
         tokio::select! {
             biased;

@@ -315,10 +315,12 @@ async fn a_graceful_shutdown_closes_every_websocket_with_1001() -> anyhow::Resul
     let alice = person(&app.address, "alice").await?;
     let (mut phone, mut laptop) =
         (WsClient::connect(&app.address, &alice.token).await?, WsClient::connect(&app.address, &alice.token).await?);
-    app.stopper.stop().await;
+    let stopper = app.stopper.clone();
+    let stopping = tokio::spawn(async move { stopper.stop().await });
     for device in [&mut phone, &mut laptop] {
         assert_eq!(device.closed_with().await?.map(u16::from), Some(1001));
     }
+    stopping.await?;
     Ok(())
 }
 
