@@ -31,7 +31,7 @@ print("| benchmark | runs | msgs/s | deliveries/s | p50 ms | p99 ms | lost | dup
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 for bench, reports in runs.items():
     reports = [r for r in reports if isinstance(r, dict)]
-    if not reports or "msgs_per_s" not in reports[0]:
+    if not reports or "deliveries_per_s" not in reports[0]:
         continue
     server = [r.get("server") or {} for r in reports]
     print(
@@ -53,6 +53,6 @@ if history:
     by_name = defaultdict(list)
     for report in history:
         for scenario in (report or {}).get("scenarios", []):
-            by_name[f"{scenario['name']} ({scenario['query']})"].append(scenario["latency"])
+            by_name[f"{scenario['name']} ({scenario['query']})"].append(scenario.get("latency") or scenario)
     for name, latencies in by_name.items():
         print(f"| {name} | {fmt(median([l['p50_ms'] for l in latencies]), 2)} | {fmt(median([l['p95_ms'] for l in latencies]), 2)} | {fmt(median([l['p99_ms'] for l in latencies]), 2)} |")
