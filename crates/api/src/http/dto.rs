@@ -37,6 +37,13 @@ pub struct MessageDto {
     pub client_id: Option<Uuid>,
 }
 
+/// Frames borrow the message they carry; it is serialised once per broadcast, so one copy is cheap.
+impl From<&Message> for MessageDto {
+    fn from(m: &Message) -> Self {
+        Self::from(m.clone())
+    }
+}
+
 impl From<Message> for MessageDto {
     fn from(m: Message) -> Self {
         Self {

@@ -13,7 +13,8 @@ use domain::events::{Event, EventSink};
 use domain::{ConnectionId, UserId};
 use tokio::sync::{mpsc, watch};
 
-use super::protocol::{ServerFrame, WireMessage};
+use super::protocol::ServerFrame;
+use crate::http::dto::MessageDto;
 
 const SHARDS: usize = 64;
 
@@ -123,12 +124,12 @@ impl EventSink for Hub {
     fn deliver(&self, event: &Event) {
         match event {
             Event::MessageSent { message, members, origin } => {
-                let frame = ServerFrame::Message { message: WireMessage::from(message) }.encode();
+                let frame = ServerFrame::Message { message: MessageDto::from(message) }.encode();
                 // The sending connection gets its ack here, in line with the chat's other frames, so
                 // that it too sees the chat's messages in history order.
                 let ack = ServerFrame::Ack {
                     client_id: message.client_id,
-                    message: WireMessage::from(message),
+                    message: MessageDto::from(message),
                     duplicate: false,
                 };
                 let mut ack = Some(ack);

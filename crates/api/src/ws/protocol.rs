@@ -2,10 +2,10 @@
 
 use actix_web::web::Bytes;
 use bytestring::ByteString;
-use chrono::SecondsFormat;
-use domain::message::Message;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::http::dto::MessageDto;
 
 /// What a client may send.
 #[derive(Debug, Deserialize, PartialEq, Eq)]
@@ -17,43 +17,17 @@ pub enum ClientFrame {
     Ping,
 }
 
-/// A message as every frame and every REST answer shows it.
-#[derive(Debug, Serialize)]
-pub struct WireMessage<'a> {
-    pub id: i64,
-    pub chat_id: i64,
-    pub sender_id: i64,
-    pub text: &'a str,
-    pub timestamp: String,
-    pub read: bool,
-    pub client_id: Option<Uuid>,
-}
-
-impl<'a> From<&'a Message> for WireMessage<'a> {
-    fn from(m: &'a Message) -> Self {
-        Self {
-            id: m.id.0,
-            chat_id: m.chat_id.0,
-            sender_id: m.sender_id.0,
-            text: &m.text,
-            timestamp: m.timestamp.to_rfc3339_opts(SecondsFormat::Micros, true),
-            read: m.read,
-            client_id: m.client_id,
-        }
-    }
-}
-
 /// What the server sends.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum ServerFrame<'a> {
+pub enum ServerFrame {
     Ack {
         client_id: Option<Uuid>,
-        message: WireMessage<'a>,
+        message: MessageDto,
         duplicate: bool,
     },
     Message {
-        message: WireMessage<'a>,
+        message: MessageDto,
     },
     Read {
         chat_id: i64,
@@ -82,7 +56,7 @@ pub enum ServerFrame<'a> {
     Pong,
 }
 
-impl ServerFrame<'_> {
+impl ServerFrame {
     /// Serialises once; the result is shared by every recipient without copying.
     pub fn encode(&self) -> ByteString {
         match serde_json::to_string(self) {

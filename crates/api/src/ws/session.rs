@@ -13,8 +13,10 @@ use serde::Deserialize;
 use tokio::sync::{Mutex, mpsc, watch};
 
 use super::hub::{Connection, Hub};
-use super::protocol::{self, ClientFrame, ServerFrame, WireMessage};
+use super::protocol::{self, ClientFrame, ServerFrame};
 use crate::error::ApiError;
+use crate::http::dto::MessageDto;
+use crate::http::extract::bearer_token;
 use crate::state::Services;
 
 /// How long a closing connection waits for the peer to answer its close frame.
@@ -48,13 +50,9 @@ struct TokenQuery {
 }
 
 fn token_of(req: &HttpRequest) -> Option<String> {
-    let header = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::to_owned);
-    header.or_else(|| web::Query::<TokenQuery>::from_query(req.query_string()).ok().and_then(|q| q.into_inner().token))
+    bearer_token(req)
+        .map(str::to_owned)
+        .or_else(|| web::Query::<TokenQuery>::from_query(req.query_string()).ok().and_then(|q| q.into_inner().token))
 }
 
 /// `GET /ws`: checks the token (401 before any upgrade), registers the device with the hub — so it
@@ -212,7 +210,7 @@ async fn handle(text: &str, connection: &Connection, services: &Services) {
                 Ok(outcome) => connection.push(
                     ServerFrame::Ack {
                         client_id: Some(client_id),
-                        message: WireMessage::from(&outcome.message),
+                        message: MessageDto::from(&outcome.message),
                         duplicate: true,
                     }
                     .encode(),
