@@ -7,7 +7,7 @@ use chrono::{DurationRound, TimeDelta, Utc};
 use domain::chat::{ChatRepository, GroupName};
 use domain::message::{HistoryQuery, InsertOutcome, MessageRepository, MessageText, NewMessage, ReceiptRepository};
 use domain::user::{Email, NewUser, PasswordHash, UserName, UserRepository};
-use domain::{ChatId, MessageId, UserId};
+use domain::{ChatId, DomainError, MessageId, UserId};
 use infra::db::{
     BatchedMessageRepository, SeaChatRepository, SeaMessageRepository, SeaReceiptRepository, SeaUserRepository,
 };
@@ -226,5 +226,47 @@ async fn batched_inserts_store_each_key_once_and_answer_every_caller() -> anyhow
         stored += batched.history(chat, HistoryQuery::new(Some(200), None, None, None)?).await?.len();
     }
     assert_eq!(stored, 30);
+    test.drop_database().await
+}
+
+#[tokio::test]
+async fn after_id_catch_up_is_exact_whatever_the_anchor() -> anyhow::Result<()> {
+    let test = TestDb::new().await?;
+    let (a, b) = (test.user("a").await?, test.user("b").await?);
+    let chats = SeaChatRepository::new(test.db.clone());
+    let messages = SeaMessageRepository::new(test.db.clone());
+    let (private, _) = chats.find_or_create_private(a, b).await?;
+    let group = chats.create_group(&GroupName::new("g")?, a, &[b]).await?;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let chat = if i % 2 == 0 { private.id } else { group.id };
+        match messages.insert_idempotent(message(chat, a, &format!("m{i}"), Uuid::new_v4())?).await? {
+            InsertOutcome::Inserted(m) => ids.push(m.id),
+            InsertOutcome::Existing(_) => anyhow::bail!("fresh client ids must insert"),
+        }
+    }
+    let after = |id: MessageId| HistoryQuery::new(Some(50), None, Some(id.0), None);
+    let texts = |ms: Vec<domain::message::Message>| ms.into_iter().map(|m| m.text).collect::<Vec<_>>();
+    assert_eq!(texts(messages.history(private.id, after(ids[2])?).await?), ["m4"]);
+    // An anchor from another chat, or no message at all, still means "ids above it".
+    assert_eq!(texts(messages.history(private.id, after(ids[1])?).await?), ["m2", "m4"]);
+    assert_eq!(texts(messages.history(group.id, after(MessageId(0))?).await?), ["m1", "m3", "m5"]);
+    assert!(messages.history(group.id, after(MessageId(i64::MAX))?).await?.is_empty());
+    test.drop_database().await
+}
+
+#[tokio::test]
+async fn a_send_that_waited_too_long_for_its_insert_is_refused_for_a_retry() -> anyhow::Result<()> {
+    let test = TestDb::new().await?;
+    let (a, b) = (test.user("a").await?, test.user("b").await?);
+    let (chat, _) = SeaChatRepository::new(test.db.clone()).find_or_create_private(a, b).await?;
+    let batched = BatchedMessageRepository::new(test.db.clone());
+    let mut stale = message(chat.id, a, "late", Uuid::new_v4())?;
+    stale.timestamp -= TimeDelta::seconds(10);
+    let refused = batched.insert_idempotent(stale.clone()).await;
+    assert!(matches!(refused, Err(DomainError::RateLimited { .. })), "{refused:?}");
+    assert!(batched.find_by_client_id(a, stale.client_id).await?.is_none(), "nothing stored");
+    stale.timestamp += TimeDelta::seconds(10);
+    assert!(matches!(batched.insert_idempotent(stale).await?, InsertOutcome::Inserted(_)), "the retry goes in");
     test.drop_database().await
 }

@@ -7,8 +7,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::Utc;
 use domain::message::{HistoryQuery, InsertOutcome, Message, MessageRepository, NewMessage};
 use domain::{ChatId, DomainError, MessageId, UserId};
 use sea_orm::{DatabaseConnection, EntityTrait, Value};
@@ -17,7 +19,7 @@ use uuid::Uuid;
 
 use super::entities::messages;
 use super::error::unexpected;
-use super::messages::SeaMessageRepository;
+use super::messages::{MAX_STAMP_AGE, SeaMessageRepository};
 use super::sql::statement;
 
 /// Rows per statement at most (5 parameters each, far below either database's limit).
@@ -66,6 +68,10 @@ async fn gather(db: DatabaseConnection, inner: Arc<SeaMessageRepository>, mut pe
 }
 
 async fn flush(db: &DatabaseConnection, inner: &SeaMessageRepository, batch: Vec<Pending>) {
+    let batch = refuse_stale(batch);
+    if batch.is_empty() {
+        return;
+    }
     match insert_rows(db, &batch).await {
         Ok(mut inserted) => {
             for pending in batch {
@@ -86,6 +92,20 @@ async fn flush(db: &DatabaseConnection, inner: &SeaMessageRepository, batch: Vec
             }
         }
     }
+}
+
+/// Sends that waited too long for their INSERT are refused before it (see [`MAX_STAMP_AGE`]): the
+/// sender retries with the same client_id and gets a fresh timestamp.
+fn refuse_stale(batch: Vec<Pending>) -> Vec<Pending> {
+    let oldest_allowed = Utc::now() - MAX_STAMP_AGE;
+    let (fresh, stale): (Vec<_>, Vec<_>) = batch.into_iter().partition(|p| p.message.timestamp >= oldest_allowed);
+    if !stale.is_empty() {
+        tracing::warn!(rows = stale.len(), "sends waited too long for the database; refused for a retry");
+    }
+    for pending in stale {
+        let _ = pending.reply.send(Err(DomainError::RateLimited { retry_after: Duration::from_secs(1) }));
+    }
+    fresh
 }
 
 async fn existing(inner: &SeaMessageRepository, sender: UserId, client_id: Uuid) -> Result<InsertOutcome, DomainError> {

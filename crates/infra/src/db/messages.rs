@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
 use domain::message::{HistoryQuery, InsertOutcome, Message, MessageRepository, NewMessage};
 use domain::{ChatId, DomainError, MessageId, UserId};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -24,6 +25,30 @@ const INSERT_SQL: &str = "INSERT INTO messages (chat_id, sender_id, text, timest
     VALUES ($1, $2, $3, $4, FALSE, $5)
     ON CONFLICT (sender_id, client_id) DO NOTHING
     RETURNING id, chat_id, sender_id, text, timestamp, read, client_id";
+
+/// How much older than the `after_id` anchor a later message of the chat may be. On one instance none
+/// is: a chat's ids and timestamps grow together (the per-chat turn). Across instances a later id can
+/// carry an earlier timestamp by the clock skew between them plus the time the send waited for its
+/// INSERT, and that wait is capped by [`MAX_STAMP_AGE`]; the rest is room for clock skew.
+const ANCHOR_SLACK: TimeDelta = TimeDelta::seconds(5);
+
+/// A message stamped longer ago than this is not inserted (the sender is told to retry), which keeps
+/// the promise [`ANCHOR_SLACK`] relies on even when the database stalls.
+pub(super) const MAX_STAMP_AGE: TimeDelta = TimeDelta::seconds(2);
+
+impl SeaMessageRepository {
+    /// The timestamp of `message` when it belongs to `chat`.
+    async fn timestamp_of(&self, chat: ChatId, message: MessageId) -> Result<Option<DateTime<Utc>>, DomainError> {
+        messages::Entity::find_by_id(message.0)
+            .filter(messages::Column::ChatId.eq(chat.0))
+            .select_only()
+            .column(messages::Column::Timestamp)
+            .into_tuple()
+            .one(&self.db)
+            .await
+            .map_err(unexpected)
+    }
+}
 
 #[async_trait]
 impl MessageRepository for SeaMessageRepository {
@@ -68,6 +93,12 @@ impl MessageRepository for SeaMessageRepository {
         let mut select = messages::Entity::find().filter(messages::Column::ChatId.eq(chat.0));
         if let Some(after) = query.after_id {
             select = select.filter(messages::Column::Id.gt(after.0));
+            // Ordered by timestamp, the planner would walk the chat from its first message and filter on
+            // id. Messages after the anchor are (almost) never older than it, so a lower bound on timestamp
+            // turns a catch-up into a short range scan. An unknown anchor gets no bound, only the id filter.
+            if let Some(anchor) = self.timestamp_of(chat, after).await? {
+                select = select.filter(messages::Column::Timestamp.gte(anchor - ANCHOR_SLACK));
+            }
         }
         let backwards = query.before_id.is_some();
         if let Some(before) = query.before_id {
