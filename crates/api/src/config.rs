@@ -31,6 +31,15 @@ where
     }
 }
 
+/// A positive duration given in (possibly fractional) seconds.
+fn seconds(get: &impl Fn(&str) -> Option<String>, name: &str, default: Duration) -> anyhow::Result<Duration> {
+    let secs: f64 = parse(get, name, default.as_secs_f64())?;
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| anyhow::anyhow!("{name}={secs} must be a positive number of seconds"))
+}
+
 impl Config {
     /// # Errors
     /// When a variable holds an invalid value, or `JWT_SECRET` is missing with PostgreSQL.
@@ -66,7 +75,17 @@ impl Config {
         if !(4..=31).contains(&bcrypt_cost) {
             bail!("BCRYPT_COST must be between 4 and 31");
         }
-        let ws = WsSettings { outbound_queue: parse(&get, "WS_OUTBOUND_QUEUE", 256)?.max(1), ..WsSettings::default() };
+        let defaults = WsSettings::default();
+        let ws = WsSettings {
+            outbound_queue: parse(&get, "WS_OUTBOUND_QUEUE", defaults.outbound_queue)?.max(1),
+            ping_interval: seconds(&get, "WS_PING_INTERVAL_SECS", defaults.ping_interval)?,
+            idle_timeout: seconds(&get, "WS_IDLE_TIMEOUT_SECS", defaults.idle_timeout)?,
+            ..defaults
+        };
+        if ws.idle_timeout <= ws.ping_interval {
+            // A peer can only prove it is alive by answering a ping; it needs at least one to answer.
+            bail!("WS_IDLE_TIMEOUT_SECS must be longer than WS_PING_INTERVAL_SECS");
+        }
         Ok(Self {
             listen_addr,
             infra: InfraConfig {
@@ -113,5 +132,18 @@ mod tests {
         assert!(config(&[("LISTEN_ADDR", "nowhere")]).is_err());
         assert!(config(&[("RATE_SEND_PER_SEC", "fast")]).is_err());
         assert!(config(&[("BCRYPT_COST", "2")]).is_err());
+        assert!(config(&[("WS_PING_INTERVAL_SECS", "0")]).is_err());
+        assert!(config(&[("WS_IDLE_TIMEOUT_SECS", "-1")]).is_err());
+        assert!(config(&[("WS_PING_INTERVAL_SECS", "30"), ("WS_IDLE_TIMEOUT_SECS", "20")]).is_err());
+    }
+
+    #[test]
+    fn websocket_timings_take_fractional_seconds() -> anyhow::Result<()> {
+        let config = config(&[("WS_PING_INTERVAL_SECS", "0.25"), ("WS_IDLE_TIMEOUT_SECS", "1.5")])?;
+        assert_eq!(
+            (config.ws.ping_interval, config.ws.idle_timeout),
+            (Duration::from_millis(250), Duration::from_millis(1500))
+        );
+        Ok(())
     }
 }

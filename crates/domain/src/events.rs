@@ -37,6 +37,14 @@ pub trait EventSink: Send + Sync {
     /// Called once per event, in publication order for events of one chat published by one process.
     /// MUST NOT block: it runs on the publisher's or the bus's task.
     fn deliver(&self, event: &Event);
+
+    /// The bus stopped hearing other instances: events published elsewhere are being lost until
+    /// [`EventSink::link_restored`]. Whatever is kept up to date by events must not be trusted meanwhile.
+    fn link_lost(&self) {}
+
+    /// The bus hears other instances again, but what was published while it did not never arrives:
+    /// whatever was derived from events must be rebuilt.
+    fn link_restored(&self) {}
 }
 
 /// Carries events to every subscribed sink of every instance.

@@ -6,7 +6,7 @@
 //! raced with a change from storing what it read before the change.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
@@ -21,16 +21,28 @@ pub struct MembershipCache {
     inner: Arc<dyn ChatRepository>,
     members: RwLock<HashMap<ChatId, Arc<[UserId]>>>,
     generation: AtomicU64,
+    /// Off while changes made by other instances may not reach this one (the bus lost its link).
+    enabled: AtomicBool,
 }
 
 impl MembershipCache {
     pub fn new(inner: Arc<dyn ChatRepository>) -> Self {
-        Self { inner, members: RwLock::new(HashMap::new()), generation: AtomicU64::new(0) }
+        Self {
+            inner,
+            members: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            enabled: AtomicBool::new(true),
+        }
     }
 
     fn forget(&self, chat: ChatId) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.members.write().unwrap_or_else(|p| p.into_inner()).remove(&chat);
+    }
+
+    fn forget_all(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.members.write().unwrap_or_else(|p| p.into_inner()).clear();
     }
 }
 
@@ -39,6 +51,17 @@ impl EventSink for MembershipCache {
         if let Event::MembersChanged { chat_id, .. } = event {
             self.forget(*chat_id);
         }
+    }
+
+    fn link_lost(&self) {
+        self.enabled.store(false, Ordering::SeqCst);
+        self.forget_all();
+    }
+
+    fn link_restored(&self) {
+        // Anything read while the link was down may have changed since without a word reaching us.
+        self.forget_all();
+        self.enabled.store(true, Ordering::SeqCst);
     }
 }
 
@@ -57,6 +80,9 @@ impl ChatRepository for MembershipCache {
     }
 
     async fn member_ids(&self, chat: ChatId) -> Result<Option<Vec<UserId>>, DomainError> {
+        if !self.enabled.load(Ordering::SeqCst) {
+            return self.inner.member_ids(chat).await;
+        }
         if let Some(members) = self.members.read().unwrap_or_else(|p| p.into_inner()).get(&chat) {
             return Ok(Some(members.to_vec()));
         }
@@ -88,5 +114,44 @@ impl ChatRepository for MembershipCache {
 
     async fn list_for_user(&self, user: UserId) -> Result<Vec<ChatSummary>, DomainError> {
         self.inner.list_for_user(user).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::chat::MockChatRepository;
+
+    use super::*;
+
+    /// A repository whose membership answers count how often they were asked for.
+    fn counting_repository(lookups: usize) -> MockChatRepository {
+        let mut inner = MockChatRepository::new();
+        inner.expect_member_ids().times(lookups).returning(|_| Ok(Some(vec![UserId(1), UserId(2)])));
+        inner
+    }
+
+    #[tokio::test]
+    async fn answers_from_memory_until_the_membership_changes() -> Result<(), DomainError> {
+        let cache = MembershipCache::new(Arc::new(counting_repository(2)));
+        for _ in 0..3 {
+            assert_eq!(cache.member_ids(ChatId(7)).await?, Some(vec![UserId(1), UserId(2)]));
+        }
+        cache.deliver(&Event::MembersChanged { chat_id: ChatId(7), affected: vec![UserId(2)] });
+        cache.member_ids(ChatId(7)).await?;
+        cache.member_ids(ChatId(7)).await?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn asks_the_store_every_time_while_the_bus_link_is_down() -> Result<(), DomainError> {
+        let cache = MembershipCache::new(Arc::new(counting_repository(4)));
+        cache.member_ids(ChatId(7)).await?;
+        cache.link_lost();
+        cache.member_ids(ChatId(7)).await?;
+        cache.member_ids(ChatId(7)).await?;
+        cache.link_restored();
+        cache.member_ids(ChatId(7)).await?;
+        cache.member_ids(ChatId(7)).await?;
+        Ok(())
     }
 }

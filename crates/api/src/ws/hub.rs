@@ -175,6 +175,16 @@ impl EventSink for Hub {
             }
         }
     }
+
+    fn link_restored(&self) {
+        // Events published on other instances while the link was down never reached these connections;
+        // the contract's way to catch up is a reconnect followed by GET /history?after_id=.
+        tracing::warn!(
+            connections = self.connection_count(),
+            "asking every connection to reconnect after a bus outage"
+        );
+        self.close_all(CloseCode::Restart);
+    }
 }
 
 #[cfg(test)]

@@ -192,6 +192,7 @@ fn close_description(code: CloseCode) -> Option<String> {
         CloseCode::Again => Some("outbound queue overflow: reconnect and catch up from history".into()),
         CloseCode::Size => Some("frame larger than 64 KiB".into()),
         CloseCode::Away => Some("server going away".into()),
+        CloseCode::Restart => Some("events from other servers were missed: reconnect and catch up from history".into()),
         _ => None,
     }
 }

@@ -124,29 +124,7 @@ impl TestApp {
 
     /// Registers a user with a unique email and signs in; returns (user JSON, token).
     pub async fn register(&self, name: &str) -> anyhow::Result<(Value, String)> {
-        let email = format!("{name}-{}@example.com", uuid::Uuid::new_v4().simple());
-        let response = self
-            .client
-            .post(self.url("/auth/register"))
-            .json(&json!({"name": name, "email": email, "password": "password123"}))
-            .send()
-            .await?;
-        anyhow::ensure!(response.status() == 201, "register answered {}", response.status());
-        let user: Value = response.json().await?;
-        let token = self.token(&email, "password123").await?;
-        Ok((user, token))
-    }
-
-    pub async fn token(&self, email: &str, password: &str) -> anyhow::Result<String> {
-        let response: Value = self
-            .client
-            .post(self.url("/auth/token"))
-            .form(&[("username", email), ("password", password)])
-            .send()
-            .await?
-            .json()
-            .await?;
-        response["access_token"].as_str().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("no token in {response}"))
+        register_at(&self.client, &self.address, name).await
     }
 
     pub async fn get(&self, token: &str, path: &str) -> anyhow::Result<(u16, Value)> {
@@ -185,6 +163,32 @@ impl Drop for TestApp {
         // Stop accepting and let the database go; the runtime ending cancels the rest.
         self.stopper.abort();
     }
+}
+
+/// Registers a user with a unique email on the server at `address` and signs in; returns (user JSON, token).
+pub async fn register_at(client: &reqwest::Client, address: &str, name: &str) -> anyhow::Result<(Value, String)> {
+    let email = format!("{name}-{}@example.com", uuid::Uuid::new_v4().simple());
+    let response = client
+        .post(format!("{address}/auth/register"))
+        .json(&json!({"name": name, "email": email, "password": "password123"}))
+        .send()
+        .await?;
+    anyhow::ensure!(response.status() == 201, "register answered {}", response.status());
+    let user: Value = response.json().await?;
+    let token = token_at(client, address, &email, "password123").await?;
+    Ok((user, token))
+}
+
+/// Signs in through the OAuth2 password flow and returns the access token.
+async fn token_at(client: &reqwest::Client, address: &str, email: &str, password: &str) -> anyhow::Result<String> {
+    let response: Value = client
+        .post(format!("{address}/auth/token"))
+        .form(&[("username", email), ("password", password)])
+        .send()
+        .await?
+        .json()
+        .await?;
+    response["access_token"].as_str().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("no token in {response}"))
 }
 
 /// `body["error"]["code"]` as a str, for assertions.

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::json;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::helpers::{TestDatabase, spawn_on};
 use crate::ws_client::WsClient;
@@ -85,5 +86,117 @@ async fn a_client_id_raced_on_two_instances_stores_one_row() -> anyhow::Result<(
     assert_eq!((created, ids.len()), (1, 1));
     let history = crate::ws_support::history(&b, &bob.token, chat).await?;
     assert_eq!(history.len(), 1);
+    Ok(())
+}
+
+/// A Redis server of the test's own on a free port, which it can stop and start again on that port.
+struct OwnRedis {
+    port: u16,
+    process: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    /// `None` when there is no `redis-server` to run and no Redis was required (`TEST_REDIS_URL` unset).
+    async fn start() -> anyhow::Result<Option<Self>> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut redis = Self { port, process: None };
+        match redis.restart().await {
+            Ok(()) => Ok(Some(redis)),
+            Err(error) if std::env::var("TEST_REDIS_URL").is_err() => {
+                eprintln!("could not run redis-server ({error:#}): Redis restart test not run");
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn restart(&mut self) -> anyhow::Result<()> {
+        let port = self.port.to_string();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()?;
+        self.process = Some(child);
+        eventually("redis-server to accept connections", || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok()
+        })
+        .await
+    }
+
+    fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.process.take() {
+            child.kill()?;
+            child.wait()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+/// Polls `check` every 100 ms for up to 20 s (the bus retries with a back-off of at most 5 s).
+async fn eventually<F, Fut>(what: &str, mut check: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if check().await {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("timed out waiting for {what}")
+}
+
+async fn ready_status(address: &str) -> u16 {
+    reqwest::get(format!("{address}/readyz")).await.map_or(0, |r| r.status().as_u16())
+}
+
+#[tokio::test]
+async fn the_service_survives_a_redis_restart() -> anyhow::Result<()> {
+    let Some(mut redis) = OwnRedis::start().await? else { return Ok(()) };
+    let database = TestDatabase::create().await?;
+    let url = redis.url();
+    let overrides = [("REDIS_URL", url.as_str()), ("REDIS_CHANNEL", "restart")];
+    let (a, _) = spawn_on(database.url(), &overrides).await?;
+    let (b, _) = spawn_on(database.url(), &overrides).await?;
+    let (alice, bob) = (person(&a, "alice").await?, person(&b, "bob").await?);
+    let chat = private_chat(&a, &alice, &bob).await?;
+    let mut alice_on_a = WsClient::connect(&a, &alice.token).await?;
+    let mut bob_on_b = WsClient::connect(&b, &bob.token).await?;
+    alice_on_a.send_message(chat, "before").await?;
+    alice_on_a.next_of("ack").await?;
+    bob_on_b.next_of("message").await?;
+
+    redis.stop()?;
+    eventually("/readyz to report the outage", || async { ready_status(&a).await == 503 }).await?;
+    // Storage does not depend on Redis, and the sender's own connection still gets its ack.
+    alice_on_a.send_message(chat, "during").await?;
+    let during = alice_on_a.next_of("ack").await?["message"]["id"].as_i64().unwrap_or_default();
+
+    redis.restart().await?;
+    for address in [&a, &b] {
+        eventually("/readyz to recover", || async { ready_status(address).await == 200 }).await?;
+    }
+    // What was missed cannot be replayed: connections are told to reconnect and catch up.
+    assert_eq!(bob_on_b.closed_with().await?, Some(CloseCode::Restart));
+    assert_eq!(alice_on_a.closed_with().await?, Some(CloseCode::Restart));
+    let mut alice_on_a = WsClient::connect(&a, &alice.token).await?;
+    let mut bob_on_b = WsClient::connect(&b, &bob.token).await?;
+    let caught_up = crate::ws_support::history(&b, &bob.token, chat).await?;
+    assert!(caught_up.iter().any(|m| m["id"].as_i64() == Some(during)), "history has what was sent meanwhile");
+
+    alice_on_a.send_message(chat, "after").await?;
+    let message = bob_on_b.next_of("message").await?;
+    assert_eq!(message["message"]["text"], "after", "real time crosses instances again");
     Ok(())
 }

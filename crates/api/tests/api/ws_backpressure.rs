@@ -4,9 +4,11 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::json;
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpSocket;
 use tokio_tungstenite::client_async;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::helpers::spawn_app_with;
 use crate::ws_client::WsClient;
@@ -69,4 +71,47 @@ async fn a_client_that_does_not_read_is_closed_while_the_others_keep_receiving()
     assert!(received < MESSAGES, "the sleeper was cut off (got {received} of {MESSAGES})");
     assert!(close_code.is_none_or(|code| code == 1013 || code == 1008), "closed with {close_code:?}");
     Ok(())
+}
+
+#[tokio::test]
+async fn a_silent_peer_is_dropped_and_a_live_one_is_kept() -> anyhow::Result<()> {
+    let app = spawn_app_with(&[("WS_PING_INTERVAL_SECS", "0.2"), ("WS_IDLE_TIMEOUT_SECS", "0.6")]).await?;
+    let (alice, bob) = (person(&app.address, "alice").await?, person(&app.address, "bob").await?);
+    let chat = crate::ws_support::private_chat(&app.address, &alice, &bob).await?;
+    // Neither read nor written for a while: pings go unanswered, as from a phone that lost its network.
+    let mut silent = WsClient::connect(&app.address, &bob.token).await?;
+    let mut live = WsClient::connect(&app.address, &alice.token).await?;
+    let until = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < until {
+        // Reading answers the server's pings (the client library sends the pongs).
+        live.drain().await?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(close_code_on_the_wire(silent).await?, Some(u16::from(CloseCode::Away)));
+    live.send_message(chat, "still here").await?;
+    assert_eq!(live.next_of("ack").await?["message"]["text"], "still here");
+    Ok(())
+}
+
+/// Reads the raw frames the server sent until the socket ends, and returns the close frame's code.
+async fn close_code_on_the_wire(client: WsClient) -> anyhow::Result<Option<u16>> {
+    let mut tcp = client.into_tcp()?;
+    let mut bytes = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut bytes)).await??;
+    let mut at = 0;
+    // Server frames are unmasked: opcode byte, length byte (126 and 127 announce longer lengths), payload.
+    while at + 2 <= bytes.len() {
+        let opcode = bytes[at] & 0x0f;
+        let (len, header) = match bytes[at + 1] & 0x7f {
+            126 => (usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]])), 4),
+            127 => anyhow::bail!("unexpectedly long frame"),
+            len => (usize::from(len), 2),
+        };
+        let payload = bytes.get(at + header..at + header + len).unwrap_or_default();
+        if opcode == 0x8 {
+            return Ok(payload.get(..2).map(|code| u16::from_be_bytes([code[0], code[1]])));
+        }
+        at += header + len;
+    }
+    Ok(None)
 }

@@ -91,6 +91,15 @@ impl WsClient {
         }
     }
 
+    /// The TCP stream under the WebSocket, to read what the server wrote without answering it (a client
+    /// library answers pings as it reads, and fails on a socket the server has already shut).
+    pub fn into_tcp(self) -> anyhow::Result<TcpStream> {
+        match self.stream.into_inner() {
+            MaybeTlsStream::Plain(tcp) => Ok(tcp),
+            _ => anyhow::bail!("not a plain TCP stream"),
+        }
+    }
+
     /// Waits for the server to close the connection and returns the close code.
     pub async fn closed_with(&mut self) -> anyhow::Result<Option<CloseCode>> {
         tokio::time::timeout(WAIT, async {

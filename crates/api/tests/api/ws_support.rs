@@ -3,6 +3,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::helpers::register_at;
+
 /// A registered, signed-in user.
 pub struct Person {
     pub id: i64,
@@ -10,26 +12,8 @@ pub struct Person {
 }
 
 pub async fn person(address: &str, name: &str) -> anyhow::Result<Person> {
-    let client = reqwest::Client::new();
-    let email = format!("{name}-{}@example.com", uuid::Uuid::new_v4().simple());
-    let user: Value = client
-        .post(format!("{address}/auth/register"))
-        .json(&json!({"name": name, "email": email, "password": "password123"}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let token: Value = client
-        .post(format!("{address}/auth/token"))
-        .form(&[("username", email.as_str()), ("password", "password123")])
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let (user, token) = register_at(&reqwest::Client::new(), address, name).await?;
     let id = user["id"].as_i64().ok_or_else(|| anyhow::anyhow!("no id in {user}"))?;
-    let token = token["access_token"].as_str().ok_or_else(|| anyhow::anyhow!("no token"))?.to_owned();
     Ok(Person { id, token })
 }
 

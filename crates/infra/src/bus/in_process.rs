@@ -17,13 +17,17 @@ impl InProcessBus {
     }
 
     pub(crate) fn deliver_locally(&self, event: &Event) {
-        let sinks = match self.sinks.read() {
-            Ok(sinks) => sinks,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        for sink in sinks.iter() {
-            sink.deliver(event);
-        }
+        self.each_sink(|sink| sink.deliver(event));
+    }
+
+    /// Tells every sink whether events from other instances are reaching this one.
+    pub(crate) fn announce_link(&self, up: bool) {
+        self.each_sink(|sink| if up { sink.link_restored() } else { sink.link_lost() });
+    }
+
+    fn each_sink(&self, f: impl Fn(&dyn EventSink)) {
+        let sinks = self.sinks.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        sinks.iter().for_each(|sink| f(sink.as_ref()));
     }
 }
 

@@ -19,8 +19,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// included, hears each event from its subscription, so that there is one path and one order: events
 /// one process publishes one after another reach every instance in that order.
 ///
-/// Events published while Redis is unreachable are lost for real-time delivery (never for storage):
-/// clients catch up through `GET /history?after_id=`, as after any reconnect.
+/// While Redis is unreachable, events still reach this instance's own connections (delivered locally),
+/// but not the others'; they are never lost for storage. When the subscription comes back the sinks are
+/// told ([`EventSink::link_restored`]) so that caches start over and connections are asked to reconnect
+/// and catch up through `GET /history?after_id=`.
 pub struct RedisBus {
     publisher: ConnectionManager,
     channel: String,
@@ -73,6 +75,7 @@ async fn listen(
                 }
             }
             subscribed.store(false, Ordering::SeqCst);
+            local.announce_link(false);
             tracing::warn!("lost the Redis subscription; reconnecting");
         }
         tokio::time::sleep(backoff).await;
@@ -81,6 +84,7 @@ async fn listen(
             Ok(connection) => {
                 tracing::info!("Redis subscription restored");
                 pubsub = Some(connection);
+                local.announce_link(true);
             }
             Err(error) => tracing::warn!(%error, "Redis still unreachable"),
         }
@@ -98,11 +102,12 @@ impl EventBus for RedisBus {
     async fn publish(&self, event: Event) -> Result<(), DomainError> {
         let payload = serde_json::to_vec(&event).map_err(|e| DomainError::Unexpected(e.into()))?;
         let mut publisher = self.publisher.clone();
-        let _receivers: i64 = publisher
-            .publish(&self.channel, payload)
-            .await
-            .map_err(|e| DomainError::Unexpected(anyhow::Error::new(e).context("publishing to Redis")))?;
-        Ok(())
+        let published: redis::RedisResult<i64> = publisher.publish(&self.channel, payload).await;
+        published.map(drop).map_err(|error| {
+            // This instance's own connections (the sender's ack among them) need not wait for Redis.
+            self.local.deliver_locally(&event);
+            DomainError::Unexpected(anyhow::Error::new(error).context("publishing to Redis"))
+        })
     }
 
     fn subscribe(&self, sink: Arc<dyn EventSink>) {
