@@ -37,14 +37,30 @@ start() { # port, extra env…
   echo "server on $port did not start" >&2; return 1
 }
 
+stop_all() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  pids=()
+}
+want() { [[ -z "$ONLY" || "$ONLY" == "$1" ]]; }
+export BASE_URL=http://127.0.0.1:18080
+
 start 18080
-export BASE_URL=http://127.0.0.1:18080 SERVER_PID=${pids[0]}
-if [[ -z "$ONLY" || "$ONLY" != scaleout ]]; then
-  ONLY=$ONLY bash crates/loadgen/bench.sh
+export SERVER_PID=${pids[0]}
+for name in throughput latency; do
+  want "$name" && ONLY=$name bash crates/loadgen/bench.sh
+done
+# c. a fresh server per run: what an allocator kept from the previous run's 10,000 connections would
+# otherwise count as this run's.
+if want idle; then
+  for _ in $(seq "$RUNS"); do
+    stop_all; start 18080; export SERVER_PID=${pids[0]}
+    ONLY=idle RUNS=1 bash crates/loadgen/bench.sh
+  done
 fi
-if [[ -z "$ONLY" || "$ONLY" == scaleout ]]; then
-  # e. the same load as (a) through one instance, then spread over two instances joined by Redis.
-  kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true; pids=()
+want history && ONLY=history bash crates/loadgen/bench.sh
+if want scaleout; then
+  # e. the same load as (a), spread over two instances joined by Redis.
+  stop_all
   start 18081 REDIS_URL="$REDIS" REDIS_CHANNEL="$db"
   start 18082 REDIS_URL="$REDIS" REDIS_CHANNEL="$db"
   for run in $(seq "$RUNS"); do

@@ -79,7 +79,7 @@ async fn a_silent_peer_is_dropped_and_a_live_one_is_kept() -> anyhow::Result<()>
     let (alice, bob) = (person(&app.address, "alice").await?, person(&app.address, "bob").await?);
     let chat = crate::ws_support::private_chat(&app.address, &alice, &bob).await?;
     // Neither read nor written for a while: pings go unanswered, as from a phone that lost its network.
-    let mut silent = WsClient::connect(&app.address, &bob.token).await?;
+    let silent = WsClient::connect(&app.address, &bob.token).await?;
     let mut live = WsClient::connect(&app.address, &alice.token).await?;
     let until = Instant::now() + Duration::from_millis(1500);
     while Instant::now() < until {
