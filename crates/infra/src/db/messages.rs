@@ -33,7 +33,8 @@ const INSERT_SQL: &str = "INSERT INTO messages (chat_id, sender_id, text, timest
 const ANCHOR_SLACK: TimeDelta = TimeDelta::seconds(5);
 
 /// A message stamped longer ago than this is not inserted (the sender is told to retry), which keeps
-/// the promise [`ANCHOR_SLACK`] relies on even when the database stalls.
+/// the promise [`ANCHOR_SLACK`] relies on even when the database stalls. Enforced by the batched
+/// repository, the one the service is wired with.
 pub(super) const MAX_STAMP_AGE: TimeDelta = TimeDelta::seconds(2);
 
 impl SeaMessageRepository {
