@@ -15,6 +15,8 @@ pub struct Config {
     pub listen_addr: SocketAddr,
     pub infra: InfraConfig,
     pub ws: WsSettings,
+    /// How long a send may wait for the database before it is answered `unavailable`.
+    pub send_timeout: Duration,
     pub log_json: bool,
 }
 
@@ -99,6 +101,7 @@ impl Config {
                 rate_limits,
             },
             ws,
+            send_timeout: seconds(&get, "SEND_TIMEOUT_SECS", app::messages::DEFAULT_SEND_TIMEOUT)?,
             log_json: get("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
         })
     }

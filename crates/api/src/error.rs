@@ -1,11 +1,15 @@
 //! The one mapping from failures to the contract's error body `{"error": {"code", "message"}}`.
 
+use std::time::Duration;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
 use domain::DomainError;
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::wire::ErrorCode;
 
 /// The error body of every non-2xx answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -34,48 +38,19 @@ pub enum ApiError {
     Domain(#[from] DomainError),
 }
 
-const INTERNAL_MESSAGE: &str = "internal error; it has been logged";
-
-/// The contract's code and a message safe to show for a domain error; logs what must not be shown.
-pub fn code_and_message(error: &DomainError) -> (&'static str, String) {
-    let code = match error {
-        DomainError::InvalidInput(_) => "invalid_input",
-        DomainError::NotFound(_) => "not_found",
-        DomainError::Forbidden(_) => "forbidden",
-        DomainError::Unauthorized => "unauthorized",
-        DomainError::InvalidCredentials => "invalid_credentials",
-        DomainError::EmailTaken => "email_taken",
-        DomainError::Conflict(_) => "conflict",
-        DomainError::RateLimited { .. } => "rate_limited",
-        DomainError::Unexpected(cause) => {
-            tracing::error!(error = ?cause, "unexpected failure");
-            return ("internal", INTERNAL_MESSAGE.to_owned());
-        }
-    };
-    (code, error.to_string())
-}
-
-fn status_of(code: &str) -> StatusCode {
-    match code {
-        "bad_request" => StatusCode::BAD_REQUEST,
-        "unauthorized" | "invalid_credentials" => StatusCode::UNAUTHORIZED,
-        "forbidden" => StatusCode::FORBIDDEN,
-        "not_found" => StatusCode::NOT_FOUND,
-        "email_taken" | "conflict" => StatusCode::CONFLICT,
-        "invalid_input" => StatusCode::UNPROCESSABLE_ENTITY,
-        "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
 impl ApiError {
-    fn code_and_message(&self) -> (&'static str, String) {
+    fn code_and_message(&self) -> (ErrorCode, String) {
         match self {
-            Self::BadRequest(message) => ("bad_request", message.clone()),
-            Self::RouteNotFound => ("not_found", "no such route".to_owned()),
-            Self::Domain(error) => code_and_message(error),
+            Self::BadRequest(message) => (ErrorCode::BadRequest, message.clone()),
+            Self::RouteNotFound => (ErrorCode::NotFound, "no such route".to_owned()),
+            Self::Domain(error) => ErrorCode::of(error),
         }
     }
+}
+
+/// Whole seconds, rounded up, at least one: what `Retry-After` carries.
+fn retry_after_seconds(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 impl ResponseError for ApiError {
@@ -83,28 +58,26 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::RouteNotFound => StatusCode::NOT_FOUND,
+            // No logging here: the code of an unexpected error is known without looking at it.
             Self::Domain(DomainError::Unexpected(_)) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Domain(error) => status_of(code_and_message(error).0),
+            Self::Domain(_) => self.code_and_message().0.status(),
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let (code, message) = self.code_and_message();
-        let mut response = HttpResponse::build(status_of(code));
-        if let Self::Domain(DomainError::RateLimited { retry_after }) = self {
-            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-            if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
-                response.insert_header((RETRY_AFTER, value));
-            }
+        let mut response = HttpResponse::build(code.status());
+        if let Self::Domain(DomainError::RateLimited { retry_after } | DomainError::Unavailable { retry_after }) = self
+            && let Ok(value) = HeaderValue::from_str(&retry_after_seconds(*retry_after).to_string())
+        {
+            response.insert_header((RETRY_AFTER, value));
         }
-        response.json(ErrorBody { error: ErrorDetail { code, message } })
+        response.json(ErrorBody { error: ErrorDetail { code: code.as_str(), message } })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use actix_web::body::to_bytes;
 
     use super::*;
@@ -118,6 +91,13 @@ mod tests {
         let text = String::from_utf8(body.to_vec())?;
         assert!(text.contains(r#""code":"internal""#) && !text.contains("relation"), "{text}");
         Ok(())
+    }
+
+    #[test]
+    fn an_unavailable_database_is_a_503_with_retry_after() {
+        let response = ApiError::from(DomainError::unavailable()).error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("1"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod openapi;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod wire;
 pub mod ws;
 
 pub use config::Config;

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::http::{auth, chats, dto, groups, health, messages, users};
+use crate::http::{auth, chats, dto, groups, health, messages, sync, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,13 +13,14 @@ use crate::http::{auth, chats, dto, groups, health, messages, users};
         auth::register, auth::token, users::me, users::search,
         chats::open_private, chats::list, chats::get,
         groups::create, groups::add_member, groups::remove_member,
-        messages::history, messages::send, messages::read,
+        messages::history, messages::send, messages::read, sync::sync,
         health::healthz, health::readyz,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, dto::UserDto, dto::MessageDto, dto::MemberDto, dto::ChatDto, dto::ChatSummaryDto,
         dto::TokenDto, dto::StatusDto, dto::RegisterRequest, dto::TokenForm, dto::TokenJson,
         dto::PrivateChatRequest, dto::GroupRequest, dto::MemberRequest, dto::SendRequest, dto::ReadRequest,
+        sync::SyncRequest, sync::SyncAnswerDto, sync::ChatChangesDto,
     )),
     modifiers(&Security),
 )]

@@ -34,7 +34,7 @@ impl Application {
     /// When a dependency cannot be reached or the address cannot be bound.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let adapters = infra::build(&config.infra).await?;
-        let services = web::Data::new(Services::new(adapters));
+        let services = web::Data::new(Services::new(adapters, config.send_timeout));
         let hub = Arc::new(Hub::new(config.ws.outbound_queue));
         services.bus.subscribe(hub.clone());
         let listener =

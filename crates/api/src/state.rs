@@ -2,10 +2,13 @@
 
 use std::sync::Arc;
 
-use app::{AuthService, ChatService, MessageService, ReceiptService, UserService};
+use std::time::Duration;
+
+use app::{AuthService, ChatService, MessageService, ReceiptService, SyncService, UserService};
 use domain::events::EventBus;
 use domain::health::HealthProbe;
-use domain::rate_limit::RateLimiter;
+use domain::rate_limit::{RateKind, RateLimiter};
+use domain::{DomainError, UserId};
 use infra::Adapters;
 
 pub struct Services {
@@ -14,23 +17,37 @@ pub struct Services {
     pub chats: ChatService,
     pub messages: MessageService,
     pub receipts: ReceiptService,
+    pub sync: SyncService,
     pub limiter: Arc<dyn RateLimiter>,
     pub health: Arc<dyn HealthProbe>,
     pub bus: Arc<dyn EventBus>,
 }
 
 impl Services {
-    pub fn new(adapters: Adapters) -> Self {
+    pub fn new(adapters: Adapters, send_timeout: Duration) -> Self {
         let Adapters { users, chats, messages, receipts, hasher, tokens, bus, limiter, health } = adapters;
         Self {
             auth: AuthService::new(users.clone(), hasher, tokens),
             users: UserService::new(users.clone()),
             chats: ChatService::new(chats.clone(), users, receipts.clone(), bus.clone()),
-            messages: MessageService::new(chats.clone(), messages.clone(), bus.clone(), limiter.clone()),
+            messages: MessageService::new(chats.clone(), messages.clone(), bus.clone(), limiter.clone())
+                .with_send_timeout(send_timeout),
+            sync: SyncService::new(chats.clone(), messages.clone()),
             receipts: ReceiptService::new(chats, messages, receipts, bus.clone()),
             limiter,
             health,
             bus,
         }
+    }
+}
+
+impl Services {
+    /// Draws from the caller's budget for requests other than sends (REST calls, WebSocket `read` and
+    /// `typing` frames): the one place that budget is taken from. Sends are limited by the send use-case.
+    ///
+    /// # Errors
+    /// `RateLimited` over the budget.
+    pub fn admit_request(&self, user: UserId) -> Result<(), DomainError> {
+        self.limiter.acquire(user, RateKind::Request)
     }
 }

@@ -46,7 +46,7 @@ impl ChatService {
         }
         let (chat, created) = self.chats.find_or_create_private(me, other).await?;
         if created {
-            self.publish_members_changed(&chat, None).await;
+            self.publish_members_changed(&chat, None);
         }
         Ok((chat, created))
     }
@@ -70,7 +70,7 @@ impl ChatService {
         }
         let chat = self.chats.create_group(&name, me, &members).await?;
         tracing::info!(chat_id = %chat.id, members = chat.members.len(), "group created");
-        self.publish_members_changed(&chat, None).await;
+        self.publish_members_changed(&chat, None);
         Ok(chat)
     }
 
@@ -91,7 +91,7 @@ impl ChatService {
         let added = self.chats.add_member(chat, user).await?;
         let updated = self.chats.find(chat).await?.ok_or(DomainError::NotFound("chat"))?;
         if added {
-            self.publish_members_changed(&updated, None).await;
+            self.publish_members_changed(&updated, None);
         }
         Ok(updated)
     }
@@ -115,9 +115,9 @@ impl ChatService {
         if !affected.contains(&user) {
             affected.push(user);
         }
-        self.publish(Event::MembersChanged { chat_id: chat, affected }).await;
+        self.bus.publish(Event::MembersChanged { chat_id: chat, affected });
         let flipped = self.receipts.mark_read_by_all(chat, None).await?;
-        publish_read_by_all(self.bus.as_ref(), flipped).await;
+        publish_read_by_all(self.bus.as_ref(), flipped);
         Ok(())
     }
 
@@ -139,7 +139,7 @@ impl ChatService {
     /// `NotFound` for an unknown chat, `Forbidden` for a non-member.
     pub async fn typing(&self, me: UserId, chat: ChatId) -> Result<(), DomainError> {
         let members = members_if_member(self.chats.as_ref(), chat, me).await?;
-        self.publish(Event::Typing { chat_id: chat, user_id: me, members }).await;
+        self.bus.publish(Event::Typing { chat_id: chat, user_id: me, members });
         Ok(())
     }
 
@@ -153,15 +153,9 @@ impl ChatService {
     }
 
     /// Tells the chat's members (and `also`, who just left) that the chat changed.
-    async fn publish_members_changed(&self, chat: &Chat, also: Option<UserId>) {
+    fn publish_members_changed(&self, chat: &Chat, also: Option<UserId>) {
         let affected = chat.members.iter().map(|m| m.user_id).chain(also).collect();
-        self.publish(Event::MembersChanged { chat_id: chat.id, affected }).await;
-    }
-
-    async fn publish(&self, event: Event) {
-        if let Err(error) = self.bus.publish(event).await {
-            tracing::error!(%error, "could not publish an event");
-        }
+        self.bus.publish(Event::MembersChanged { chat_id: chat.id, affected });
     }
 }
 
@@ -202,7 +196,7 @@ mod tests {
 
     fn quiet_bus() -> MockEventBus {
         let mut bus = MockEventBus::new();
-        bus.expect_publish().returning(|_| Ok(()));
+        bus.expect_publish().return_const(());
         bus
     }
 
@@ -244,7 +238,7 @@ mod tests {
         bus.expect_publish()
             .withf(|e| matches!(e, Event::MembersChanged { affected, .. } if affected.len() == 3))
             .times(1)
-            .returning(|_| Ok(()));
+            .return_const(());
         let chats = service(repo, users, MockReceiptRepository::new(), bus);
         let created = chats.create_group(UserId(1), " Team ", &[UserId(3), UserId(2), UserId(1), UserId(3)]).await;
         assert_eq!(created.map(|c| c.members.len()).ok(), Some(3));
@@ -286,8 +280,8 @@ mod tests {
             .times(1)
             .returning(|chat, _| Ok(vec![ReadByAll { chat_id: chat, sender_id: UserId(1), up_to: MessageId(7) }]));
         let mut bus = MockEventBus::new();
-        bus.expect_publish().withf(|e| matches!(e, Event::MembersChanged { .. })).times(1).returning(|_| Ok(()));
-        bus.expect_publish().withf(|e| matches!(e, Event::ReadByAll(_))).times(1).returning(|_| Ok(()));
+        bus.expect_publish().withf(|e| matches!(e, Event::MembersChanged { .. })).times(1).return_const(());
+        bus.expect_publish().withf(|e| matches!(e, Event::ReadByAll(_))).times(1).return_const(());
         let chats = service(repo, existing_users(), receipts, bus);
         assert!(chats.remove_member(UserId(3), ChatId(9), UserId(3)).await.is_ok());
     }

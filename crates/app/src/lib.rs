@@ -6,10 +6,12 @@ mod membership;
 pub mod messages;
 pub mod receipts;
 mod sequencer;
+pub mod sync;
 pub mod users;
 
 pub use auth::AuthService;
 pub use chats::ChatService;
 pub use messages::{MessageService, SendOutcome};
 pub use receipts::ReceiptService;
+pub use sync::SyncService;
 pub use users::UserService;

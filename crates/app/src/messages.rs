@@ -1,16 +1,21 @@
-//! Sending messages (exactly once per client id) and reading history.
+//! Sending messages (exactly once per client id, never waiting on the bus) and reading history.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use domain::chat::ChatRepository;
 use domain::events::{Event, EventBus};
 use domain::message::{HistoryQuery, InsertOutcome, Message, MessageRepository, MessageText, NewMessage};
 use domain::rate_limit::{RateKind, RateLimiter};
 use domain::{ChatId, ConnectionId, DomainError, UserId};
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::membership::members_if_member;
 use crate::sequencer::ChatSequencer;
+
+/// How long a send may wait for the database before its sender is told to retry (`unavailable`).
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The answer to a send: the stored message, and whether it had been stored by an earlier send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +29,8 @@ pub struct MessageService {
     messages: Arc<dyn MessageRepository>,
     bus: Arc<dyn EventBus>,
     limiter: Arc<dyn RateLimiter>,
-    sequencer: ChatSequencer,
+    sequencer: Arc<ChatSequencer>,
+    send_timeout: Duration,
 }
 
 impl MessageService {
@@ -34,7 +40,21 @@ impl MessageService {
         bus: Arc<dyn EventBus>,
         limiter: Arc<dyn RateLimiter>,
     ) -> Self {
-        Self { chats, messages, bus, limiter, sequencer: ChatSequencer::new() }
+        Self {
+            chats,
+            messages,
+            bus,
+            limiter,
+            sequencer: Arc::new(ChatSequencer::new()),
+            send_timeout: DEFAULT_SEND_TIMEOUT,
+        }
+    }
+
+    /// How long a send may wait for its chat's turn and the database together.
+    #[must_use]
+    pub fn with_send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = timeout;
+        self
     }
 
     /// Stores and broadcasts a message, once per `(sender, client_id)` whatever the concurrency.
@@ -42,7 +62,9 @@ impl MessageService {
     ///
     /// # Errors
     /// `InvalidInput` for bad text, `NotFound` for an unknown chat, `Forbidden` for a non-member,
-    /// `RateLimited` over the send budget, `Conflict` when `client_id` was used for another message.
+    /// `RateLimited` over the send budget, `Conflict` when `client_id` was used for another message,
+    /// `Unavailable` when the message could not be stored in time (then it was not acknowledged, and a
+    /// retry with the same `client_id` is safe).
     #[tracing::instrument(skip(self, text), fields(%sender, %chat))]
     pub async fn send(
         &self,
@@ -58,35 +80,28 @@ impl MessageService {
         if let Err(limited) = self.limiter.acquire(sender, RateKind::Send) {
             return self.answer_duplicate_or(limited, sender, chat, &text, client_id).await;
         }
-
-        let mut turn = self.sequencer.turn(chat).await;
-        let new = NewMessage {
-            chat_id: chat,
-            sender_id: sender,
-            text: text.clone(),
-            client_id,
-            timestamp: turn.next_timestamp(),
-        };
-        let outcome = match self.messages.insert_idempotent(new).await {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                self.limiter.refund(sender, RateKind::Send);
-                return Err(error);
+        let deadline = Instant::now() + self.send_timeout;
+        let new = NewMessage { chat_id: chat, sender_id: sender, text: text.clone(), client_id };
+        // The store-and-publish step runs on its own task: when the database is slow the sender is told
+        // to retry at the deadline, while a statement already in flight finishes and, if it stored the
+        // message, still broadcasts it, so that a late commit is never a silent one.
+        let task = tokio::spawn(store_and_publish(
+            self.sequencer.clone(),
+            self.messages.clone(),
+            self.bus.clone(),
+            Stored { new, members, origin, deadline },
+        ));
+        let outcome = match tokio::time::timeout_at(deadline, task).await {
+            Ok(Ok(result)) => result?,
+            Ok(Err(join)) => return Err(DomainError::Unexpected(anyhow::Error::new(join).context("send task"))),
+            Err(_) => {
+                tracing::warn!(timeout_ms = self.send_timeout.as_millis(), "a send waited too long for the database");
+                return Err(DomainError::unavailable());
             }
         };
         match outcome {
-            InsertOutcome::Inserted(message) => {
-                let event = Event::MessageSent { message: message.clone(), members, origin };
-                // The message is stored: a bus failure must not turn the send into an error, since a
-                // retry would only be answered as a duplicate. Clients catch up through history.
-                if let Err(error) = self.bus.publish(event).await {
-                    tracing::error!(%error, message_id = %message.id, "could not publish a sent message");
-                }
-                drop(turn);
-                Ok(SendOutcome { message, duplicate: false })
-            }
+            InsertOutcome::Inserted(message) => Ok(SendOutcome { message, duplicate: false }),
             InsertOutcome::Existing(message) => {
-                drop(turn);
                 self.limiter.refund(sender, RateKind::Send);
                 same_message(&message, chat, &text)?;
                 Ok(SendOutcome { message, duplicate: true })
@@ -129,6 +144,33 @@ impl MessageService {
     }
 }
 
+/// What one send stores and to whom it goes.
+struct Stored {
+    new: NewMessage,
+    members: Vec<UserId>,
+    origin: Option<ConnectionId>,
+    deadline: Instant,
+}
+
+/// Stores the message in its chat's turn and hands a fresh one to the bus (which never waits).
+async fn store_and_publish(
+    sequencer: Arc<ChatSequencer>,
+    messages: Arc<dyn MessageRepository>,
+    bus: Arc<dyn EventBus>,
+    send: Stored,
+) -> Result<InsertOutcome, DomainError> {
+    let _turn = sequencer.turn(send.new.chat_id).await;
+    // The sender has been told to retry already: storing now would only race with that retry.
+    if Instant::now() >= send.deadline {
+        return Err(DomainError::unavailable());
+    }
+    let outcome = messages.insert_idempotent(send.new).await?;
+    if let InsertOutcome::Inserted(message) = &outcome {
+        bus.publish(Event::MessageSent { message: message.clone(), members: send.members, origin: send.origin });
+    }
+    Ok(outcome)
+}
+
 /// A reused `client_id` must name the same message; anything else is a client bug worth reporting.
 fn same_message(original: &Message, chat: ChatId, text: &MessageText) -> Result<(), DomainError> {
     if original.chat_id == chat && original.text == text.as_str() {
@@ -157,6 +199,8 @@ mod tests {
             chat_id: ChatId(chat),
             sender_id: UserId(1),
             text: text.into(),
+            seq: 1,
+            version: 1,
             timestamp: chrono::DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
             read: false,
             client_id: Some(CLIENT),
@@ -197,7 +241,7 @@ mod tests {
         bus.expect_publish()
             .withf(move |e| matches!(e, Event::MessageSent { members, origin: Some(o), .. } if members.len() == 2 && *o == origin))
             .times(1)
-            .returning(|_| Ok(()));
+            .return_const(());
         let outcome = service(chats_with_members(vec![1, 2]), messages, bus, open_limiter())
             .send(UserId(1), ChatId(5), "hi", CLIENT, Some(origin))
             .await;
@@ -269,27 +313,33 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_bus_failure_does_not_fail_a_stored_send() {
-        let mut messages = MockMessageRepository::new();
-        messages.expect_insert_idempotent().returning(|_| Ok(InsertOutcome::Inserted(stored(5, "hi"))));
-        let mut bus = MockEventBus::new();
-        bus.expect_publish().returning(|_| Err(DomainError::Unexpected(anyhow::anyhow!("bus down"))));
-        let outcome = service(chats_with_members(vec![1, 2]), messages, bus, open_limiter())
-            .send(UserId(1), ChatId(5), "hi", CLIENT, None)
-            .await;
-        assert_eq!(outcome.map(|o| o.duplicate).ok(), Some(false));
-    }
-
-    #[tokio::test]
-    async fn a_failed_insert_gives_the_token_back() {
+    async fn a_failed_insert_keeps_its_token() {
+        // Refunding failures would let a client that provokes them send without limit.
         let mut messages = MockMessageRepository::new();
         messages.expect_insert_idempotent().returning(|_| Err(DomainError::Unexpected(anyhow::anyhow!("db down"))));
-        let mut limiter = open_limiter();
-        limiter.expect_refund().times(1).return_const(());
-        let outcome = service(chats_with_members(vec![1, 2]), messages, MockEventBus::new(), limiter)
+        let outcome = service(chats_with_members(vec![1, 2]), messages, MockEventBus::new(), open_limiter())
             .send(UserId(1), ChatId(5), "hi", CLIENT, None)
             .await;
         assert!(matches!(outcome, Err(DomainError::Unexpected(_))));
+    }
+
+    #[tokio::test]
+    async fn a_send_that_cannot_reach_the_database_in_time_is_unavailable_and_stores_nothing() {
+        let mut messages = MockMessageRepository::new();
+        // Once: for the retry, never for the send that timed out.
+        messages.expect_insert_idempotent().times(1).returning(|_| Ok(InsertOutcome::Inserted(stored(5, "hi"))));
+        let mut bus = MockEventBus::new();
+        bus.expect_publish().times(1).return_const(());
+        let service = service(chats_with_members(vec![1, 2]), messages, bus, open_limiter())
+            .with_send_timeout(Duration::from_millis(50));
+        // Another send holding the chat's turn keeps this one from the database past its deadline.
+        let turn = service.sequencer.turn(ChatId(5)).await;
+        let outcome = service.send(UserId(1), ChatId(5), "hi", CLIENT, None).await;
+        assert!(matches!(outcome, Err(DomainError::Unavailable { .. })), "{outcome:?}");
+        drop(turn);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let retried = service.send(UserId(1), ChatId(5), "hi", CLIENT, None).await;
+        assert_eq!(retried.map(|o| o.duplicate).ok(), Some(false));
     }
 
     #[tokio::test]

@@ -28,6 +28,10 @@ pub enum DomainError {
     /// Over a rate limit; nothing was stored.
     #[error("too many requests, retry in {} ms", retry_after.as_millis())]
     RateLimited { retry_after: Duration },
+    /// A dependency (the database) did not answer in time; nothing was stored. Retrying later, with the
+    /// same `client_id` for a send, is safe.
+    #[error("the service is temporarily unavailable, retry in {} s", retry_after.as_secs().max(1))]
+    Unavailable { retry_after: Duration },
     /// A failure the caller cannot act on (database down, a bug). Its text is logged, never shown.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -36,5 +40,10 @@ pub enum DomainError {
 impl DomainError {
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::InvalidInput(message.into())
+    }
+
+    /// The database did not answer in time.
+    pub fn unavailable() -> Self {
+        Self::Unavailable { retry_after: Duration::from_secs(1) }
     }
 }

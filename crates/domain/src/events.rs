@@ -3,10 +3,8 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::error::DomainError;
 use crate::ids::{ChatId, ConnectionId, MessageId, UserId};
 use crate::message::{Message, ReadByAll};
 
@@ -45,15 +43,21 @@ pub trait EventSink: Send + Sync {
     /// The bus hears other instances again, but what was published while it did not never arrives:
     /// whatever was derived from events must be rebuilt.
     fn link_restored(&self) {}
+
+    /// Some events published elsewhere were lost on the way (another instance could not publish them, or
+    /// sent what this one cannot read) although the link is up: the same remedy as after an outage.
+    fn events_missed(&self) {}
 }
 
 /// Carries events to every subscribed sink of every instance.
 #[cfg_attr(feature = "mocks", mockall::automock)]
-#[async_trait]
 pub trait EventBus: Send + Sync {
-    /// Hands the event to the bus. Events of one chat published one after another by one process reach
-    /// each sink in that order.
-    async fn publish(&self, event: Event) -> Result<(), DomainError>;
+    /// Delivers the event to this instance's sinks before returning, and hands it on to the other
+    /// instances without waiting for them: publishing never blocks and never fails the caller, whatever
+    /// state the link to other instances is in. What cannot reach them is made up for by
+    /// [`EventSink::link_restored`] or [`EventSink::events_missed`] there. Events of one chat published one
+    /// after another by one process reach each sink in that order.
+    fn publish(&self, event: Event);
 
     /// Registers a sink that gets every event from now on.
     fn subscribe(&self, sink: Arc<dyn EventSink>);

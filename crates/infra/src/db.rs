@@ -8,6 +8,7 @@ mod error;
 mod messages;
 mod receipts;
 pub(crate) mod sql;
+mod store_messages;
 mod users;
 
 pub use batched_inserts::BatchedMessageRepository;

@@ -63,6 +63,11 @@ impl EventSink for MembershipCache {
         self.forget_all();
         self.enabled.store(true, Ordering::SeqCst);
     }
+
+    fn events_missed(&self) {
+        // A membership change may have been among the lost events.
+        self.forget_all();
+    }
 }
 
 #[async_trait]
@@ -114,6 +119,14 @@ impl ChatRepository for MembershipCache {
 
     async fn list_for_user(&self, user: UserId) -> Result<Vec<ChatSummary>, DomainError> {
         self.inner.list_for_user(user).await
+    }
+
+    async fn summaries_of(&self, user: UserId, chats: Vec<ChatId>) -> Result<Vec<ChatSummary>, DomainError> {
+        self.inner.summaries_of(user, chats).await
+    }
+
+    async fn versions_for_user(&self, user: UserId) -> Result<Vec<(ChatId, i64)>, DomainError> {
+        self.inner.versions_for_user(user).await
     }
 }
 

@@ -77,25 +77,43 @@ async fn find_or_create_team(
 
 /// Adds the messages only to a chat that has none, so a second run adds nothing.
 async fn seed_messages(db: &DatabaseConnection, chat: ChatId, lines: &[(UserId, &str)]) -> anyhow::Result<()> {
-    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+    use sea_orm::{
+        ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+    };
     let count = messages::Entity::find().filter(messages::Column::ChatId.eq(chat.0)).count(db).await?;
     if count > 0 {
         return Ok(());
     }
     let start = (Utc::now() - TimeDelta::minutes(10)).duration_trunc(TimeDelta::seconds(1))?;
+    let txn = db.begin().await?;
+    let base: i64 = txn
+        .query_one_raw(crate::db::statement(&txn, "SELECT version FROM chats WHERE id = $1", [chat.0.into()]))
+        .await?
+        .map(|row| row.try_get::<i64>("", "version"))
+        .transpose()?
+        .unwrap_or(0);
+    let mut last = (0, start);
     for (i, (sender, text)) in lines.iter().enumerate() {
-        let offset = TimeDelta::seconds(i64::try_from(i).context("too many seed lines")? * 30);
+        let seq = i64::try_from(i).context("too many seed lines")? + 1;
+        let timestamp = start + TimeDelta::seconds(seq * 30);
         messages::ActiveModel {
             chat_id: Set(chat.0),
             sender_id: Set(sender.0),
             text: Set((*text).to_owned()),
-            timestamp: Set(start + offset),
+            timestamp: Set(timestamp),
             read: Set(false),
             client_id: Set(None),
+            seq: Set(seq),
+            version: Set(base + seq),
             ..Default::default()
         }
-        .insert(db)
+        .insert(&txn)
         .await?;
+        last = (seq, timestamp);
     }
+    // The chat's counters must agree with what was stored, as if the messages had been sent.
+    let sql = "UPDATE chats SET last_seq = $2, version = version + $2, last_message_at = $3 WHERE id = $1";
+    txn.execute_raw(crate::db::statement(&txn, sql, [chat.0.into(), last.0.into(), last.1.into()])).await?;
+    txn.commit().await?;
     Ok(())
 }

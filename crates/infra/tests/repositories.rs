@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use chrono::{DurationRound, TimeDelta, Utc};
 use domain::chat::{ChatRepository, GroupName};
-use domain::message::{HistoryQuery, InsertOutcome, MessageRepository, MessageText, NewMessage, ReceiptRepository};
+use domain::message::{
+    HistoryQuery, InsertOutcome, MessageRepository, MessageText, NewMessage, RawCursors, ReceiptRepository,
+};
 use domain::user::{Email, NewUser, PasswordHash, UserName, UserRepository};
-use domain::{ChatId, DomainError, MessageId, UserId};
+use domain::{ChatId, MessageId, UserId};
 use infra::db::{
     BatchedMessageRepository, SeaChatRepository, SeaMessageRepository, SeaReceiptRepository, SeaUserRepository,
 };
@@ -16,6 +17,7 @@ use uuid::Uuid;
 
 struct TestDb {
     db: DatabaseConnection,
+    url: String,
     admin: Option<(String, String)>,
     _dir: Option<tempdir::Dir>,
 }
@@ -40,14 +42,16 @@ impl TestDb {
                 let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
                 let url = format!("{base}/{name}");
                 infra::migrate(&url).await?;
-                Ok(Self { db: infra::db::connect(&url, 8).await?, admin: Some((admin_url, name)), _dir: None })
+                let db = infra::db::connect(&url, 8).await?;
+                Ok(Self { db, url, admin: Some((admin_url, name)), _dir: None })
             }
             _ => {
                 let dir = std::env::temp_dir().join(name);
                 std::fs::create_dir_all(&dir)?;
                 let url = format!("sqlite://{}/test.db?mode=rwc", dir.display());
                 infra::migrate(&url).await?;
-                Ok(Self { db: infra::db::connect(&url, 4).await?, admin: None, _dir: Some(tempdir::Dir(dir)) })
+                let db = infra::db::connect(&url, 4).await?;
+                Ok(Self { db, url, admin: None, _dir: Some(tempdir::Dir(dir)) })
             }
         }
     }
@@ -74,13 +78,7 @@ impl TestDb {
 }
 
 fn message(chat: ChatId, sender: UserId, text: &str, client_id: Uuid) -> anyhow::Result<NewMessage> {
-    Ok(NewMessage {
-        chat_id: chat,
-        sender_id: sender,
-        text: MessageText::new(text)?,
-        client_id,
-        timestamp: Utc::now().duration_trunc(TimeDelta::microseconds(1))?,
-    })
+    Ok(NewMessage { chat_id: chat, sender_id: sender, text: MessageText::new(text)?, client_id })
 }
 
 #[tokio::test]
@@ -170,7 +168,9 @@ async fn chat_lists_membership_and_history_pages() -> anyhow::Result<()> {
     let for_c = chats.list_for_user(c).await?;
     assert_eq!(for_c[0].unread_count, 0, "a newcomer starts with nothing unread");
 
-    let page = |limit, offset, after, before| HistoryQuery::new(Some(limit), Some(offset), after, before);
+    let page = |limit, offset, after_id, before_id| {
+        HistoryQuery::new(Some(limit), Some(offset), RawCursors { after_id, before_id, ..RawCursors::default() })
+    };
     let texts = |ms: Vec<domain::message::Message>| ms.into_iter().map(|m| m.text).collect::<Vec<_>>();
     assert_eq!(texts(messages.history(group.id, page(2, 1, None, None)?).await?), ["m1", "m2"]);
     let all = messages.history(group.id, HistoryQuery::default()).await?;
@@ -223,7 +223,7 @@ async fn batched_inserts_store_each_key_once_and_answer_every_caller() -> anyhow
     assert_eq!((answers, inserted.len()), (90, 30));
     let mut stored = 0;
     for chat in chat_ids {
-        stored += batched.history(chat, HistoryQuery::new(Some(200), None, None, None)?).await?.len();
+        stored += batched.history(chat, HistoryQuery::new(Some(200), None, RawCursors::default())?).await?.len();
     }
     assert_eq!(stored, 30);
     test.drop_database().await
@@ -245,7 +245,8 @@ async fn after_id_catch_up_is_exact_whatever_the_anchor() -> anyhow::Result<()> 
             InsertOutcome::Existing(_) => anyhow::bail!("fresh client ids must insert"),
         }
     }
-    let after = |id: MessageId| HistoryQuery::new(Some(50), None, Some(id.0), None);
+    let after =
+        |id: MessageId| HistoryQuery::new(Some(50), None, RawCursors { after_id: Some(id.0), ..RawCursors::default() });
     let texts = |ms: Vec<domain::message::Message>| ms.into_iter().map(|m| m.text).collect::<Vec<_>>();
     assert_eq!(texts(messages.history(private.id, after(ids[2])?).await?), ["m4"]);
     // An anchor from another chat, or no message at all, still means "ids above it".
@@ -256,17 +257,85 @@ async fn after_id_catch_up_is_exact_whatever_the_anchor() -> anyhow::Result<()> 
 }
 
 #[tokio::test]
-async fn a_send_that_waited_too_long_for_its_insert_is_refused_for_a_retry() -> anyhow::Result<()> {
+async fn seqs_are_contiguous_and_timestamps_never_decrease_under_concurrent_batches_from_two_pools()
+-> anyhow::Result<()> {
+    let test = TestDb::new().await?;
+    let users = [test.user("a").await?, test.user("b").await?, test.user("c").await?];
+    let chats = SeaChatRepository::new(test.db.clone());
+    let group = chats.create_group(&GroupName::new("g")?, users[0], &users[1..]).await?;
+    let (other, _) = chats.find_or_create_private(users[0], users[1]).await?;
+    // Two repositories on two pools stand for two instances: nothing in-process orders their inserts.
+    let second_pool = infra::db::connect(&test.url, 4).await?;
+    let instances = [
+        Arc::new(BatchedMessageRepository::new(test.db.clone())),
+        Arc::new(BatchedMessageRepository::new(second_pool)),
+    ];
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let repository = instances[i % 2].clone();
+        let chat = if i % 5 == 0 { other.id } else { group.id };
+        let new = message(chat, users[i % 3], &format!("m{i}"), Uuid::new_v4())?;
+        tasks.push(tokio::spawn(async move { repository.insert_idempotent(new).await }));
+    }
+    for task in tasks {
+        assert!(matches!(task.await??, InsertOutcome::Inserted(_)));
+    }
+    let plain = SeaMessageRepository::new(test.db.clone());
+    for (chat, expected) in [(group.id, 160), (other.id, 40)] {
+        let all = plain.history(chat, HistoryQuery::new(Some(200), None, RawCursors::default())?).await?;
+        assert_eq!(all.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=expected).collect::<Vec<i64>>());
+        assert!(all.windows(2).all(|w| w[0].timestamp <= w[1].timestamp), "timestamps follow seq");
+        assert!(all.windows(2).all(|w| w[0].id < w[1].id), "ids follow seq within a chat");
+        let versions: Vec<i64> = all.iter().map(|m| m.version).collect();
+        assert_eq!(versions, (1..=expected).collect::<Vec<i64>>(), "each message advanced the version once");
+        let summaries = chats.summaries_of(users[0], vec![chat]).await?;
+        assert_eq!(summaries.iter().map(|s| (s.last_seq, s.version)).collect::<Vec<_>>(), [(expected, expected)]);
+    }
+    // A duplicate takes no seq: the next message follows at once.
+    let all = plain.history(other.id, HistoryQuery::new(Some(1), None, RawCursors::default())?).await?;
+    let first = all.first().ok_or_else(|| anyhow::anyhow!("stored message missing"))?;
+    let again = NewMessage {
+        chat_id: other.id,
+        sender_id: first.sender_id,
+        text: MessageText::new(&first.text)?,
+        client_id: first.client_id.unwrap_or_default(),
+    };
+    assert!(matches!(plain.insert_idempotent(again).await?, InsertOutcome::Existing(_)));
+    let next = plain.insert_idempotent(message(other.id, users[0], "next", Uuid::new_v4())?).await?;
+    assert!(matches!(next, InsertOutcome::Inserted(ref m) if m.seq == 41), "{next:?}");
+    test.drop_database().await
+}
+
+#[tokio::test]
+async fn seq_cursors_page_both_ways_and_sync_reads_changes_by_version() -> anyhow::Result<()> {
     let test = TestDb::new().await?;
     let (a, b) = (test.user("a").await?, test.user("b").await?);
-    let (chat, _) = SeaChatRepository::new(test.db.clone()).find_or_create_private(a, b).await?;
-    let batched = BatchedMessageRepository::new(test.db.clone());
-    let mut stale = message(chat.id, a, "late", Uuid::new_v4())?;
-    stale.timestamp -= TimeDelta::seconds(10);
-    let refused = batched.insert_idempotent(stale.clone()).await;
-    assert!(matches!(refused, Err(DomainError::RateLimited { .. })), "{refused:?}");
-    assert!(batched.find_by_client_id(a, stale.client_id).await?.is_none(), "nothing stored");
-    stale.timestamp += TimeDelta::seconds(10);
-    assert!(matches!(batched.insert_idempotent(stale).await?, InsertOutcome::Inserted(_)), "the retry goes in");
+    let chats = SeaChatRepository::new(test.db.clone());
+    let messages = SeaMessageRepository::new(test.db.clone());
+    let receipts = SeaReceiptRepository::new(test.db.clone());
+    let (chat, _) = chats.find_or_create_private(a, b).await?;
+    let mut stored = Vec::new();
+    for i in 1..=6 {
+        if let InsertOutcome::Inserted(m) =
+            messages.insert_idempotent(message(chat.id, a, &format!("m{i}"), Uuid::new_v4())?).await?
+        {
+            stored.push(m);
+        }
+    }
+    let seqs = |ms: Vec<domain::message::Message>| ms.into_iter().map(|m| m.seq).collect::<Vec<_>>();
+    let window = |after_seq, before_seq| {
+        HistoryQuery::new(Some(2), None, RawCursors { after_seq, before_seq, ..RawCursors::default() })
+    };
+    assert_eq!(seqs(messages.history(chat.id, window(Some(2), None)?).await?), [3, 4]);
+    assert_eq!(seqs(messages.history(chat.id, window(None, Some(5))?).await?), [3, 4]);
+    assert_eq!(seqs(messages.history(chat.id, window(Some(1), Some(3))?).await?), [2]);
+    // Reading advances the chat's version, and sync sees only what changed after a version.
+    assert!(receipts.advance_read_pointer(chat.id, b, stored[3].id).await?);
+    assert!(!receipts.advance_read_pointer(chat.id, b, stored[1].id).await?, "pointers never move back");
+    let versions = chats.versions_for_user(b).await?;
+    assert_eq!(versions, [(chat.id, 7)]);
+    assert_eq!(seqs(messages.changed_since(chat.id, 4, 10).await?), [5, 6]);
+    assert_eq!(seqs(messages.changed_since(chat.id, 0, 2).await?), [1, 2]);
+    assert_eq!(seqs(messages.newest_of(vec![chat.id], 3).await?), [4, 5, 6]);
     test.drop_database().await
 }

@@ -1,13 +1,13 @@
 //! The JSON shapes of the REST API. They live here only; the domain knows nothing of them.
 
-use chrono::SecondsFormat;
 use domain::UserId;
 use domain::chat::{Chat, ChatSummary, Member};
-use domain::message::Message;
 use domain::user::{AccessToken, User};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+pub use crate::wire::MessageDto;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserDto {
@@ -19,42 +19,6 @@ pub struct UserDto {
 impl From<User> for UserDto {
     fn from(u: User) -> Self {
         Self { id: u.id.0, name: u.name, email: u.email }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MessageDto {
-    pub id: i64,
-    pub chat_id: i64,
-    pub sender_id: i64,
-    pub text: String,
-    /// RFC 3339, UTC, microseconds, ending in `Z`.
-    #[schema(example = "2026-11-25T10:15:02.123456Z")]
-    pub timestamp: String,
-    /// True once every member other than the sender has read it.
-    pub read: bool,
-    /// The sender's deduplication key; null only for seeded messages.
-    pub client_id: Option<Uuid>,
-}
-
-/// Frames borrow the message they carry; it is serialised once per broadcast, so one copy is cheap.
-impl From<&Message> for MessageDto {
-    fn from(m: &Message) -> Self {
-        Self::from(m.clone())
-    }
-}
-
-impl From<Message> for MessageDto {
-    fn from(m: Message) -> Self {
-        Self {
-            id: m.id.0,
-            chat_id: m.chat_id.0,
-            sender_id: m.sender_id.0,
-            timestamp: m.timestamp.to_rfc3339_opts(SecondsFormat::Micros, true),
-            text: m.text,
-            read: m.read,
-            client_id: m.client_id,
-        }
     }
 }
 
@@ -103,6 +67,10 @@ pub struct ChatSummaryDto {
     pub last_message: Option<MessageDto>,
     /// Messages from other members above the caller's read pointer.
     pub unread_count: i64,
+    /// The seq of the chat's newest message; 0 for an empty chat.
+    pub last_seq: i64,
+    /// The chat's version: advanced by every change (a message, a read pointer, a member).
+    pub version: i64,
 }
 
 impl ChatSummaryDto {
@@ -111,6 +79,8 @@ impl ChatSummaryDto {
             chat: ChatDto::for_viewer(summary.chat, viewer),
             last_message: summary.last_message.map(MessageDto::from),
             unread_count: summary.unread_count,
+            last_seq: summary.last_seq,
+            version: summary.version,
         }
     }
 }

@@ -5,13 +5,12 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
-use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use domain::rate_limit::RateKind;
 use domain::{DomainError, UserId};
 
 use crate::error::ApiError;
 use crate::state::Services;
+use crate::wire::bearer_token;
 
 /// The caller, from `Authorization: Bearer <token>`. Taking it draws one token from the caller's
 /// request budget.
@@ -21,12 +20,6 @@ pub struct AuthUser(pub UserId);
 /// Recorded on the request so that the access log can name the user.
 #[derive(Debug, Clone, Copy)]
 pub struct LoggedUser(pub UserId);
-
-pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim()).filter(|t| !t.is_empty())
-}
 
 impl FromRequest for AuthUser {
     type Error = ApiError;
@@ -45,7 +38,7 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     let user = services.auth.authenticate(token)?;
     req.extensions_mut().insert(LoggedUser(user));
     tracing::Span::current().record("user_id", user.0);
-    services.limiter.acquire(user, RateKind::Request)?;
+    services.admit_request(user)?;
     Ok(AuthUser(user))
 }
 

@@ -1,7 +1,7 @@
 //! History, sending over REST and read receipts.
 
 use actix_web::{HttpResponse, get, post, web};
-use domain::message::HistoryQuery;
+use domain::message::{HistoryQuery, RawCursors};
 use domain::{ChatId, MessageId};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -15,21 +15,26 @@ use crate::state::Services;
 pub struct HistoryParams {
     /// 1 to 200, default 50.
     limit: Option<i64>,
-    /// Messages to skip, default 0 (from the oldest; from `before_id` backwards when given).
+    /// Messages to skip, default 0 (from the oldest; from the `before_*` cursor backwards when given).
     offset: Option<i64>,
-    /// Only messages with a greater id (catch-up after a reconnect).
+    /// Only messages after this one (catch-up); within a chat ids grow with seq.
     after_id: Option<i64>,
-    /// Only messages with a smaller id, the page right before it (scrolling up). An extension.
+    /// Only messages before this one, the page right before it (scrolling up). An extension.
     before_id: Option<i64>,
+    /// Only messages with a greater seq (filling a gap after seq N: `after_seq=N`).
+    after_seq: Option<i64>,
+    /// Only messages with a smaller seq: the `limit` messages right before it.
+    before_seq: Option<i64>,
 }
 
-/// A page of a chat's history, ascending by timestamp (ties by id); members only.
+/// A page of a chat's history, ascending by seq (which is timestamp order, ties by id); members only.
 #[utoipa::path(tag = "messages", security(("bearer" = [])), params(("chat_id" = i64, Path), HistoryParams), responses(
     (status = 200, body = [MessageDto]),
     (status = 400, description = "A parameter of the wrong type", body = ErrorBody),
     (status = 403, body = ErrorBody),
     (status = 404, body = ErrorBody),
-    (status = 422, description = "limit out of 1..=200 or a negative offset", body = ErrorBody),
+    (status = 422, description = "limit out of 1..=200, a negative offset or cursor, or two cursors on one side", body = ErrorBody),
+    (status = 503, description = "The database did not answer in time; retry", body = ErrorBody),
 ))]
 #[get("/history/{chat_id}")]
 pub async fn history(
@@ -38,7 +43,13 @@ pub async fn history(
     chat_id: web::Path<i64>,
     params: web::Query<HistoryParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = HistoryQuery::new(params.limit, params.offset, params.after_id, params.before_id)?;
+    let cursors = RawCursors {
+        after_id: params.after_id,
+        before_id: params.before_id,
+        after_seq: params.after_seq,
+        before_seq: params.before_seq,
+    };
+    let query = HistoryQuery::new(params.limit, params.offset, cursors)?;
     let messages = services.messages.history(user.0, ChatId(chat_id.into_inner()), query).await?;
     Ok(HttpResponse::Ok().json(messages.into_iter().map(MessageDto::from).collect::<Vec<_>>()))
 }
@@ -53,6 +64,7 @@ pub async fn history(
     (status = 409, description = "client_id used for another message", body = ErrorBody),
     (status = 422, description = "Empty or too long text", body = ErrorBody),
     (status = 429, body = ErrorBody),
+    (status = 503, description = "Not stored in time (the database did not answer); retry with the same client_id", body = ErrorBody),
 ))]
 #[post("/chats/{chat_id}/messages")]
 pub async fn send(

@@ -8,6 +8,7 @@ pub mod groups;
 pub mod health;
 mod logging;
 pub mod messages;
+pub mod sync;
 pub mod users;
 pub mod web;
 
@@ -34,6 +35,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(messages::history)
         .service(messages::send)
         .service(messages::read)
+        .service(sync::sync)
         .service(health::healthz)
         .service(health::readyz)
         .service(web::index)

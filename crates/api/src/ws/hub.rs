@@ -14,7 +14,7 @@ use domain::{ConnectionId, UserId};
 use tokio::sync::{mpsc, watch};
 
 use super::protocol::ServerFrame;
-use crate::http::dto::MessageDto;
+use crate::wire::MessageDto;
 
 const SHARDS: usize = 64;
 
@@ -30,9 +30,10 @@ impl Connection {
     /// Queues a frame that must arrive (a message, a receipt): a full queue closes the connection,
     /// and the client catches up from history when it reconnects.
     pub fn push(&self, frame: ByteString) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.outbox.try_send(frame) {
-            tracing::warn!(user_id = %self.user, connection = %self.id.0, "outbound queue full, closing the connection");
-            self.close(CloseCode::Again);
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.outbox.try_send(frame)
+            && self.close(CloseCode::Again)
+        {
+            tracing::warn!(user_id = %self.user, connection = %self.id.0, "too slow to read; closing with 1013");
         }
     }
 
@@ -41,8 +42,8 @@ impl Connection {
         let _ = self.outbox.try_send(frame);
     }
 
-    /// Asks the connection's tasks to close it with `code`; the first reason given wins.
-    pub fn close(&self, code: CloseCode) {
+    /// Asks the connection's tasks to close it with `code`; the first reason given wins (`true` for it).
+    pub fn close(&self, code: CloseCode) -> bool {
         self.close.send_if_modified(|current| {
             if current.is_none() {
                 *current = Some(code);
@@ -50,7 +51,7 @@ impl Connection {
             } else {
                 false
             }
-        });
+        })
     }
 
     /// A receiver that sees a close requested even before it subscribed (a task may start late).
@@ -102,12 +103,25 @@ impl Hub {
     pub fn close_all(&self, code: CloseCode) {
         for shard in &self.shards {
             let shard = shard.read().unwrap_or_else(|p| p.into_inner());
-            shard.values().flatten().for_each(|c| c.close(code));
+            shard.values().flatten().for_each(|c| {
+                c.close(code);
+            });
         }
     }
 
     pub fn connection_count(&self) -> usize {
         self.shards.iter().map(|s| s.read().map_or(0, |s| s.values().map(Vec::len).sum())).sum()
+    }
+
+    /// Events published on other instances never reached these connections: each catches up with one
+    /// `POST /sync`, on an open socket (a mass reconnect is exactly what must not follow a bus blip).
+    fn ask_everyone_to_resync(&self, why: &str) {
+        tracing::warn!(connections = self.connection_count(), why, "asking every connection to resync");
+        let frame = ServerFrame::Resync.encode();
+        for shard in &self.shards {
+            let shard = shard.read().unwrap_or_else(|p| p.into_inner());
+            shard.values().flatten().for_each(|c| c.push(frame.clone()));
+        }
     }
 
     fn for_each_device(&self, users: &[UserId], mut f: impl FnMut(&Arc<Connection>)) {
@@ -126,13 +140,8 @@ impl EventSink for Hub {
             Event::MessageSent { message, members, origin } => {
                 let frame = ServerFrame::Message { message: MessageDto::from(message) }.encode();
                 // The sending connection gets its ack here, in line with the chat's other frames, so
-                // that it too sees the chat's messages in history order.
-                let ack = ServerFrame::Ack {
-                    client_id: message.client_id,
-                    message: MessageDto::from(message),
-                    duplicate: false,
-                };
-                let mut ack = Some(ack);
+                // that it too sees the chat's messages in seq order.
+                let mut ack = Some(ServerFrame::ack(message, false));
                 self.for_each_device(members, |c| {
                     if Some(c.id) == *origin {
                         if let Some(ack) = ack.take() {
@@ -177,13 +186,11 @@ impl EventSink for Hub {
     }
 
     fn link_restored(&self) {
-        // Events published on other instances while the link was down never reached these connections;
-        // the contract's way to catch up is a reconnect followed by GET /history?after_id=.
-        tracing::warn!(
-            connections = self.connection_count(),
-            "asking every connection to reconnect after a bus outage"
-        );
-        self.close_all(CloseCode::Restart);
+        self.ask_everyone_to_resync("the bus to other instances is back after an outage");
+    }
+
+    fn events_missed(&self) {
+        self.ask_everyone_to_resync("events from another instance were lost on the bus");
     }
 }
 
@@ -201,6 +208,8 @@ mod tests {
             chat_id: ChatId(1),
             sender_id: UserId(1),
             text: "hi".into(),
+            seq: 1,
+            version: 1,
             timestamp: Utc::now(),
             read: false,
             client_id: None,

@@ -5,7 +5,9 @@ use bytestring::ByteString;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::http::dto::MessageDto;
+use domain::message::Message;
+
+use crate::wire::{ErrorCode, MessageDto};
 
 /// What a client may send.
 #[derive(Debug, Deserialize, PartialEq, Eq)]
@@ -47,6 +49,8 @@ pub enum ServerFrame {
     ChatUpdated {
         chat_id: i64,
     },
+    /// This connection may have missed events (the bus between instances lost some): `POST /sync`.
+    Resync,
     Error {
         code: &'static str,
         message: String,
@@ -57,6 +61,16 @@ pub enum ServerFrame {
 }
 
 impl ServerFrame {
+    /// The sending connection's answer to a `send`: the stored message, fresh or from an earlier send.
+    pub fn ack(message: &Message, duplicate: bool) -> Self {
+        Self::Ack { client_id: message.client_id, message: MessageDto::from(message), duplicate }
+    }
+
+    /// An `error` frame with the contract's code; `client_id` names the send it answers.
+    pub fn error(code: ErrorCode, message: String, client_id: Option<Uuid>) -> Self {
+        Self::Error { code: code.as_str(), message, client_id }
+    }
+
     /// Serialises once; the result is shared by every recipient without copying.
     pub fn encode(&self) -> ByteString {
         match serde_json::to_string(self) {
@@ -115,8 +129,8 @@ mod tests {
         assert_eq!(&*ServerFrame::Pong.encode(), r#"{"type":"pong"}"#);
         let read_all = ServerFrame::ReadAll { chat_id: 1, sender_id: 3, message_id: 42 }.encode();
         assert_eq!(&*read_all, r#"{"type":"read_all","chat_id":1,"sender_id":3,"message_id":42}"#);
-        let error =
-            ServerFrame::Error { code: "not_found", message: "chat not found".into(), client_id: None }.encode();
+        let error = ServerFrame::error(ErrorCode::NotFound, "chat not found".into(), None).encode();
         assert_eq!(&*error, r#"{"type":"error","code":"not_found","message":"chat not found"}"#);
+        assert_eq!(&*ServerFrame::Resync.encode(), r#"{"type":"resync"}"#);
     }
 }

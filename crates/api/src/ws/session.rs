@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
 use bytestring::ByteString;
-use domain::rate_limit::RateKind;
 use domain::{ChatId, DomainError, MessageId};
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -15,9 +14,8 @@ use tokio::sync::{Mutex, mpsc, watch};
 use super::hub::{Connection, Hub};
 use super::protocol::{self, ClientFrame, ServerFrame};
 use crate::error::ApiError;
-use crate::http::dto::MessageDto;
-use crate::http::extract::bearer_token;
 use crate::state::Services;
+use crate::wire::{ErrorCode, bearer_token};
 
 /// How long a closing connection waits for the peer to answer its close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -77,7 +75,7 @@ pub async fn upgrade(
         .aggregate_continuations()
         .max_continuation_size(settings.max_frame_bytes);
     actix_web::rt::spawn(async move {
-        read(session, stream, &connection, &services, last_heard).await;
+        read(session, stream, &connection, &services, last_heard, settings.idle_timeout).await;
         hub.unregister(&connection);
         connection.close(CloseCode::Normal);
         tracing::info!(user_id = %connection.user, connection = %connection.id.0, "websocket disconnected");
@@ -92,6 +90,7 @@ async fn read(
     connection: &Connection,
     services: &Services,
     last_heard: Arc<Mutex<Instant>>,
+    idle_timeout: Duration,
 ) {
     let mut closing = connection.closing();
     // Once a close is under way the stream is kept (and so the connection) until the peer answers the
@@ -104,7 +103,8 @@ async fn read(
             next = stream.next() => next,
             _ = closing.changed(), if !closing_started => {
                 closing_started = true;
-                grace.as_mut().reset(tokio::time::Instant::now() + CLOSE_GRACE);
+                let code = (*closing.borrow()).unwrap_or(CloseCode::Normal);
+                grace.as_mut().reset(tokio::time::Instant::now() + close_wait(code, idle_timeout));
                 continue;
             }
             () = &mut grace, if closing_started => return,
@@ -120,7 +120,7 @@ async fn read(
         match next {
             Ok(AggregatedMessage::Text(text)) => handle(&text, connection, services).await,
             Ok(AggregatedMessage::Binary(_)) => connection.push(error_frame(
-                "bad_request",
+                ErrorCode::BadRequest,
                 "binary frames are not supported; send JSON text frames",
                 None,
             )),
@@ -131,7 +131,9 @@ async fn read(
             }
             Ok(AggregatedMessage::Pong(_)) => {}
             Ok(AggregatedMessage::Close(_)) => return,
-            Err(ProtocolError::Overflow) => connection.close(CloseCode::Size),
+            Err(ProtocolError::Overflow) => {
+                connection.close(CloseCode::Size);
+            }
             Err(error) => {
                 tracing::debug!(%error, "websocket protocol error");
                 connection.close(CloseCode::Protocol);
@@ -182,17 +184,26 @@ async fn write(
             }
         }
     };
+    // Nothing more is queued for this connection: its frames are dropped (the client catches up with
+    // a sync), so a peer that does not read holds no more than the socket's buffers.
+    outbox.close();
+    drop(outbox);
     let reason = CloseReason { code, description: close_description(code) };
-    // A peer that does not read may never take the close frame either; do not wait for it forever.
-    let _ = tokio::time::timeout(Duration::from_secs(2), session.close(Some(reason))).await;
+    // A slow peer takes the close frame after what is in the socket already, so that it can tell why
+    // it was cut off (1013); one that never reads is dropped when the wait ends.
+    let _ = tokio::time::timeout(close_wait(code, settings.idle_timeout), session.close(Some(reason))).await;
+}
+
+/// How long a closing connection waits for its close frame to go out and for the peer's answer.
+fn close_wait(code: CloseCode, idle_timeout: Duration) -> Duration {
+    if code == CloseCode::Again { idle_timeout } else { CLOSE_GRACE }
 }
 
 fn close_description(code: CloseCode) -> Option<String> {
     match code {
-        CloseCode::Again => Some("outbound queue overflow: reconnect and catch up from history".into()),
+        CloseCode::Again => Some("too slow to read: reconnect and POST /sync".into()),
         CloseCode::Size => Some("frame larger than 64 KiB".into()),
         CloseCode::Away => Some("server going away".into()),
-        CloseCode::Restart => Some("events from other servers were missed: reconnect and catch up from history".into()),
         _ => None,
     }
 }
@@ -200,7 +211,9 @@ fn close_description(code: CloseCode) -> Option<String> {
 async fn handle(text: &str, connection: &Connection, services: &Services) {
     let frame = match protocol::parse(text) {
         Ok(frame) => frame,
-        Err(reason) => return connection.push(error_frame("bad_request", &reason, protocol::client_id_of(text))),
+        Err(reason) => {
+            return connection.push(error_frame(ErrorCode::BadRequest, &reason, protocol::client_id_of(text)));
+        }
     };
     let user = connection.user;
     match frame {
@@ -208,19 +221,12 @@ async fn handle(text: &str, connection: &Connection, services: &Services) {
             match services.messages.send(user, ChatId(chat_id), &text, client_id, Some(connection.id)).await {
                 // A fresh message is acked by the hub, in line with the chat's other frames.
                 Ok(outcome) if !outcome.duplicate => {}
-                Ok(outcome) => connection.push(
-                    ServerFrame::Ack {
-                        client_id: Some(client_id),
-                        message: MessageDto::from(&outcome.message),
-                        duplicate: true,
-                    }
-                    .encode(),
-                ),
+                Ok(outcome) => connection.push(ServerFrame::ack(&outcome.message, true).encode()),
                 Err(error) => connection.push(domain_error_frame(&error, Some(client_id))),
             }
         }
         ClientFrame::Read { chat_id, message_id } => {
-            let result = match services.limiter.acquire(user, RateKind::Request) {
+            let result = match services.admit_request(user) {
                 Ok(()) => services
                     .receipts
                     .mark_read(user, ChatId(chat_id), MessageId(message_id), Some(connection.id))
@@ -233,7 +239,7 @@ async fn handle(text: &str, connection: &Connection, services: &Services) {
             }
         }
         ClientFrame::Typing { chat_id } => {
-            let result = match services.limiter.acquire(user, RateKind::Request) {
+            let result = match services.admit_request(user) {
                 Ok(()) => services.chats.typing(user, ChatId(chat_id)).await,
                 Err(limited) => Err(limited),
             };
@@ -245,11 +251,11 @@ async fn handle(text: &str, connection: &Connection, services: &Services) {
     }
 }
 
-fn error_frame(code: &'static str, message: &str, client_id: Option<uuid::Uuid>) -> ByteString {
-    ServerFrame::Error { code, message: message.to_owned(), client_id }.encode()
+fn error_frame(code: ErrorCode, message: &str, client_id: Option<uuid::Uuid>) -> ByteString {
+    ServerFrame::error(code, message.to_owned(), client_id).encode()
 }
 
 fn domain_error_frame(error: &DomainError, client_id: Option<uuid::Uuid>) -> ByteString {
-    let (code, message) = crate::error::code_and_message(error);
-    ServerFrame::Error { code, message, client_id }.encode()
+    let (code, message) = ErrorCode::of(error);
+    ServerFrame::error(code, message, client_id).encode()
 }

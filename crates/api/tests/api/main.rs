@@ -4,6 +4,7 @@
 
 mod auth;
 mod chats;
+mod device;
 mod groups;
 mod helpers;
 mod messages;

@@ -67,6 +67,10 @@ pub struct ChatSummary {
     pub last_message: Option<Message>,
     /// Messages from other members above the viewer's read pointer.
     pub unread_count: i64,
+    /// The seq of the chat's newest message; 0 for an empty chat.
+    pub last_seq: i64,
+    /// Advanced by every change to the chat (a message, a read pointer, a member).
+    pub version: i64,
 }
 
 /// A group's name: trimmed, 1 to 128 characters.

@@ -22,14 +22,23 @@ pub trait ChatRepository: Send + Sync {
     /// so implementations may cache it (and MUST then invalidate on membership changes).
     async fn member_ids(&self, chat: ChatId) -> Result<Option<Vec<UserId>>, DomainError>;
 
-    /// Adds a member whose read pointer starts at the chat's latest message; `false` if already a member.
+    /// Adds a member whose read pointer starts at the chat's latest message, advancing the chat's version;
+    /// `false` if already a member.
     async fn add_member(&self, chat: ChatId, user: UserId) -> Result<bool, DomainError>;
 
-    /// Removes a member; when it was the creator, the longest-standing remaining member becomes creator.
+    /// Removes a member, advancing the chat's version; when it was the creator, the longest-standing remaining member becomes creator.
     /// `false` if it was not a member.
     async fn remove_member(&self, chat: ChatId, user: UserId) -> Result<bool, DomainError>;
 
     /// Every chat of `user` with its last message and unread count, most recent activity first.
     /// MUST use a constant number of statements, whatever the number of chats.
     async fn list_for_user(&self, user: UserId) -> Result<Vec<ChatSummary>, DomainError>;
+
+    /// The summaries of those of `chats` that `user` belongs to, as [`ChatRepository::list_for_user`]
+    /// makes them, in a constant number of statements.
+    async fn summaries_of(&self, user: UserId, chats: Vec<ChatId>) -> Result<Vec<ChatSummary>, DomainError>;
+
+    /// Every chat of `user` with its version, in one statement: what a sync compares with what the
+    /// client holds.
+    async fn versions_for_user(&self, user: UserId) -> Result<Vec<(ChatId, i64)>, DomainError>;
 }

@@ -8,4 +8,4 @@ pub use model::{InsertOutcome, Message, NewMessage, ReadByAll};
 pub use ports::{MessageRepository, ReceiptRepository};
 #[cfg(feature = "mocks")]
 pub use ports::{MockMessageRepository, MockReceiptRepository};
-pub use values::{HistoryQuery, MessageText, PageLimit};
+pub use values::{Cursor, HistoryQuery, MessageText, PageLimit, RawCursors};

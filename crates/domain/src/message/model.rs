@@ -12,7 +12,11 @@ pub struct Message {
     pub chat_id: ChatId,
     pub sender_id: UserId,
     pub text: String,
-    /// Microsecond precision; within a chat it never goes backwards as ids grow.
+    /// Its position in its chat: 1, 2, 3, … with no gap and no repeat, assigned when it is stored.
+    pub seq: i64,
+    /// The chat's version at this message's last change (its creation, for now).
+    pub version: i64,
+    /// Stamped by the store, microsecond precision; never decreases along `seq`.
     pub timestamp: DateTime<Utc>,
     /// True once every member other than the sender has read it; never goes back to false.
     pub read: bool,
@@ -20,14 +24,13 @@ pub struct Message {
     pub client_id: Option<Uuid>,
 }
 
-/// What a send stores.
+/// What a send stores. The store assigns its id, seq, version and timestamp.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {
     pub chat_id: ChatId,
     pub sender_id: UserId,
     pub text: MessageText,
     pub client_id: Uuid,
-    pub timestamp: DateTime<Utc>,
 }
 
 /// The answer of an idempotent insert: the unique `(sender_id, client_id)` decides which.

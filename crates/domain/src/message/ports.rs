@@ -21,6 +21,13 @@ pub trait MessageRepository: Send + Sync {
     /// A page of the chat's history, see [`HistoryQuery`].
     async fn history(&self, chat: ChatId, query: HistoryQuery) -> Result<Vec<Message>, DomainError>;
 
+    /// The chat's messages whose version is above `version`, in version order, at most `limit` of them:
+    /// what changed in the chat since a client held `version`.
+    async fn changed_since(&self, chat: ChatId, version: i64, limit: u32) -> Result<Vec<Message>, DomainError>;
+
+    /// The newest `per_chat` messages of each of `chats`, ascending by seq within a chat, in one statement.
+    async fn newest_of(&self, chats: Vec<ChatId>, per_chat: u32) -> Result<Vec<Message>, DomainError>;
+
     /// The chat a message belongs to, or `None` when there is no such message.
     async fn chat_of(&self, message: MessageId) -> Result<Option<ChatId>, DomainError>;
 }
@@ -29,8 +36,9 @@ pub trait MessageRepository: Send + Sync {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait ReceiptRepository: Send + Sync {
-    /// Moves `reader`'s pointer in `chat` forward to `up_to`; `false` (and no change) when the pointer is
-    /// already at or beyond it. Never moves a pointer back, whatever the concurrency.
+    /// Moves `reader`'s pointer in `chat` forward to `up_to`, advancing the chat's version in the same
+    /// transaction; `false` (and no change) when the pointer is already at or beyond it. Never moves a
+    /// pointer back, whatever the concurrency.
     async fn advance_read_pointer(&self, chat: ChatId, reader: UserId, up_to: MessageId) -> Result<bool, DomainError>;
 
     /// Flips `read` on the chat's messages (up to `up_to` when given) that every member other than their

@@ -57,37 +57,64 @@ impl Default for PageLimit {
     }
 }
 
-/// A page of a chat's history, ascending by (timestamp, id).
+/// A page of a chat's history, ascending by seq (which is also timestamp order).
 ///
-/// Without cursors the page starts `offset` messages after the oldest one. `after_id` keeps only newer
-/// messages (catch-up after a reconnect). `before_id` keeps only older messages and then takes the page
-/// that ends right before it, `offset` counting backwards from there (scrolling up); the page is still
-/// ascending.
+/// Cursors are exclusive bounds. `after_*` keeps only newer messages (catch-up) and starts right after
+/// the cursor; `before_*` keeps only older ones and takes the page that ends right before the cursor
+/// (scrolling up), `offset` counting backwards from there; the page is still ascending. Without
+/// cursors the page starts `offset` messages after the oldest one. An id cursor means that message's
+/// seq; an id of another chat or of no message bounds nothing and finds nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct HistoryQuery {
     pub limit: PageLimit,
     pub offset: u64,
-    pub after_id: Option<MessageId>,
-    pub before_id: Option<MessageId>,
+    pub after: Option<Cursor>,
+    pub before: Option<Cursor>,
+}
+
+/// A position in a chat's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    Seq(i64),
+    Id(MessageId),
+}
+
+/// The raw cursors of a history request, as the edge received them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawCursors {
+    pub after_id: Option<i64>,
+    pub before_id: Option<i64>,
+    pub after_seq: Option<i64>,
+    pub before_seq: Option<i64>,
 }
 
 impl HistoryQuery {
     /// # Errors
-    /// `InvalidInput` for a limit outside 1..=200 or a negative offset or cursor.
-    pub fn new(
-        limit: Option<i64>,
-        offset: Option<i64>,
-        after_id: Option<i64>,
-        before_id: Option<i64>,
-    ) -> Result<Self, DomainError> {
+    /// `InvalidInput` for a limit outside 1..=200, a negative offset or cursor, or two cursors on the
+    /// same side (`after_id` with `after_seq`).
+    pub fn new(limit: Option<i64>, offset: Option<i64>, cursors: RawCursors) -> Result<Self, DomainError> {
         let limit = limit.map(PageLimit::new).transpose()?.unwrap_or_default();
         let offset =
             u64::try_from(offset.unwrap_or(0)).map_err(|_| DomainError::invalid("offset must not be negative"))?;
-        let cursor = |raw: Option<i64>, name: &str| match raw {
-            Some(id) if id < 0 => Err(DomainError::invalid(format!("{name} must not be negative"))),
-            other => Ok(other.map(MessageId)),
+        let side = |id: Option<i64>, seq: Option<i64>, names: [&str; 2]| -> Result<Option<Cursor>, DomainError> {
+            for (value, name) in [(id, names[0]), (seq, names[1])] {
+                if value.is_some_and(|v| v < 0) {
+                    return Err(DomainError::invalid(format!("{name} must not be negative")));
+                }
+            }
+            match (id, seq) {
+                (Some(_), Some(_)) => Err(DomainError::invalid(format!("give {} or {}, not both", names[0], names[1]))),
+                (Some(id), None) => Ok(Some(Cursor::Id(MessageId(id)))),
+                (None, Some(seq)) => Ok(Some(Cursor::Seq(seq))),
+                (None, None) => Ok(None),
+            }
         };
-        Ok(Self { limit, offset, after_id: cursor(after_id, "after_id")?, before_id: cursor(before_id, "before_id")? })
+        Ok(Self {
+            limit,
+            offset,
+            after: side(cursors.after_id, cursors.after_seq, ["after_id", "after_seq"])?,
+            before: side(cursors.before_id, cursors.before_seq, ["before_id", "before_seq"])?,
+        })
     }
 }
 
@@ -114,10 +141,21 @@ mod tests {
 
     #[test]
     fn history_queries_default_and_reject_negatives() {
-        let query = HistoryQuery::new(None, None, None, None).ok();
+        let none = RawCursors::default();
+        let query = HistoryQuery::new(None, None, none).ok();
         assert_eq!(query.map(|q| (q.limit.get(), q.offset)), Some((50, 0)));
-        assert!(HistoryQuery::new(None, Some(-1), None, None).is_err());
-        assert!(HistoryQuery::new(None, None, Some(-5), None).is_err());
-        assert!(HistoryQuery::new(Some(500), None, None, None).is_err());
+        assert!(HistoryQuery::new(None, Some(-1), none).is_err());
+        assert!(HistoryQuery::new(None, None, RawCursors { after_id: Some(-5), ..none }).is_err());
+        assert!(HistoryQuery::new(None, None, RawCursors { before_seq: Some(-1), ..none }).is_err());
+        assert!(HistoryQuery::new(Some(500), None, none).is_err());
+    }
+
+    #[test]
+    fn one_cursor_per_side() {
+        let both = RawCursors { after_id: Some(3), after_seq: Some(4), ..RawCursors::default() };
+        assert!(HistoryQuery::new(None, None, both).is_err());
+        let window = RawCursors { after_seq: Some(4), before_id: Some(9), ..RawCursors::default() };
+        let query = HistoryQuery::new(None, None, window).ok();
+        assert_eq!(query.map(|q| (q.after, q.before)), Some((Some(Cursor::Seq(4)), Some(Cursor::Id(MessageId(9))))));
     }
 }

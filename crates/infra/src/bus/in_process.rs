@@ -1,7 +1,5 @@
 use std::sync::{Arc, RwLock};
 
-use async_trait::async_trait;
-use domain::DomainError;
 use domain::events::{Event, EventBus, EventSink};
 
 /// Hands each event to every sink on the publisher's task, so events published one after another
@@ -25,17 +23,20 @@ impl InProcessBus {
         self.each_sink(|sink| if up { sink.link_restored() } else { sink.link_lost() });
     }
 
+    /// Tells every sink that events from other instances were lost although the link is up.
+    pub(crate) fn announce_missed(&self) {
+        self.each_sink(|sink| sink.events_missed());
+    }
+
     fn each_sink(&self, f: impl Fn(&dyn EventSink)) {
         let sinks = self.sinks.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         sinks.iter().for_each(|sink| f(sink.as_ref()));
     }
 }
 
-#[async_trait]
 impl EventBus for InProcessBus {
-    async fn publish(&self, event: Event) -> Result<(), DomainError> {
+    fn publish(&self, event: Event) {
         self.deliver_locally(&event);
-        Ok(())
     }
 
     fn subscribe(&self, sink: Arc<dyn EventSink>) {
@@ -66,13 +67,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn every_sink_gets_every_event_in_order() -> Result<(), DomainError> {
+    async fn every_sink_gets_every_event_in_order() {
         let bus = InProcessBus::new();
         let (a, b) = (Arc::new(Recorder::default()), Arc::new(Recorder::default()));
         bus.subscribe(a.clone());
         bus.subscribe(b.clone());
         for chat in 1..=3 {
-            bus.publish(Event::MembersChanged { chat_id: ChatId(chat), affected: Vec::new() }).await?;
+            bus.publish(Event::MembersChanged { chat_id: ChatId(chat), affected: Vec::new() });
         }
         for recorder in [a, b] {
             let events = recorder.0.lock().map(|e| e.clone()).unwrap_or_default();
@@ -85,6 +86,5 @@ mod tests {
                 .collect();
             assert_eq!(chats, [1, 2, 3]);
         }
-        Ok(())
     }
 }

@@ -7,7 +7,8 @@ use domain::message::Message;
 use domain::{ChatId, DomainError, MessageId, UserId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, Set, TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Set,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -54,12 +55,15 @@ struct SummaryRow {
     name: String,
     creator_id: Option<i64>,
     unread_count: i64,
+    last_seq: i64,
+    version: i64,
     lm_id: Option<i64>,
     lm_sender_id: Option<i64>,
     lm_text: Option<String>,
     lm_timestamp: Option<DateTime<Utc>>,
     lm_read: Option<bool>,
     lm_client_id: Option<Uuid>,
+    lm_version: Option<i64>,
 }
 
 const CHAT_SQL: &str = "SELECT c.id, c.type AS kind, c.name, g.creator_id
@@ -68,26 +72,31 @@ const CHAT_SQL: &str = "SELECT c.id, c.type AS kind, c.name, g.creator_id
 const MEMBERS_SQL: &str = "SELECT m.chat_id, m.user_id, u.name, m.last_read_message_id
     FROM chat_members m JOIN users u ON u.id = m.user_id WHERE m.chat_id = $1 ORDER BY m.id";
 
-/// Every chat of a user with its last message and unread count, in one statement whatever the number
-/// of chats: the last message is found through the (chat_id, id) index, the count through the same
-/// index above the read pointer.
-const SUMMARIES_SQL: &str = "SELECT c.id, c.type AS kind, c.name, g.creator_id,
+/// Every chat of a user (or those of a list, `{only}`) with its last message and unread count, in one
+/// statement whatever the number of chats: the last message is the one at the chat's `last_seq`, the
+/// count a range of the `(chat_id, seq)` index above the read pointer's seq.
+const SUMMARIES_SQL: &str = "SELECT c.id, c.type AS kind, c.name, g.creator_id, c.last_seq, c.version,
         (SELECT count(*) FROM messages u
-          WHERE u.chat_id = c.id AND u.id > COALESCE(me.last_read_message_id, 0) AND u.sender_id <> me.user_id
+          WHERE u.chat_id = c.id AND u.sender_id <> me.user_id
+            AND u.seq > COALESCE((SELECT p.seq FROM messages p WHERE p.id = me.last_read_message_id), 0)
         ) AS unread_count,
         lm.id AS lm_id, lm.sender_id AS lm_sender_id, lm.text AS lm_text, lm.timestamp AS lm_timestamp,
-        lm.read AS lm_read, lm.client_id AS lm_client_id
+        lm.read AS lm_read, lm.client_id AS lm_client_id, lm.version AS lm_version
     FROM chat_members me
     JOIN chats c ON c.id = me.chat_id
     LEFT JOIN groups g ON g.chat_id = c.id
-    LEFT JOIN messages lm ON lm.id = (SELECT max(m.id) FROM messages m WHERE m.chat_id = c.id)
-    WHERE me.user_id = $1
+    LEFT JOIN messages lm ON lm.chat_id = c.id AND lm.seq = c.last_seq
+    WHERE me.user_id = $1 {only}
     ORDER BY COALESCE(lm.id, 0) DESC, c.id DESC";
 
 const MEMBERS_OF_USERS_CHATS_SQL: &str = "SELECT m.chat_id, m.user_id, u.name, m.last_read_message_id
     FROM chat_members m JOIN users u ON u.id = m.user_id
-    WHERE m.chat_id IN (SELECT chat_id FROM chat_members WHERE user_id = $1)
+    WHERE m.chat_id IN (SELECT me.chat_id FROM chat_members me WHERE me.user_id = $1 {only})
     ORDER BY m.chat_id, m.id";
+
+/// `{only}` narrowed to the chat ids in the JSON array `$2`.
+const ONLY_LISTED_POSTGRES: &str = "AND me.chat_id IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint)";
+const ONLY_LISTED_SQLITE: &str = "AND me.chat_id IN (SELECT value FROM json_each($2))";
 
 fn kind_of(raw: &str) -> ChatKind {
     if raw == "group" { ChatKind::Group } else { ChatKind::Private }
@@ -115,6 +124,8 @@ fn last_message_of(chat: i64, row: &mut SummaryRow) -> Option<Message> {
     Some(Message {
         id: MessageId(row.lm_id?),
         chat_id: ChatId(chat),
+        seq: row.last_seq,
+        version: row.lm_version?,
         sender_id: UserId(row.lm_sender_id?),
         text: row.lm_text.take()?,
         timestamp: row.lm_timestamp?,
@@ -132,6 +143,14 @@ async fn find_chat(db: &impl ConnectionTrait, chat: ChatId) -> Result<Option<Cha
     let members =
         MemberRow::find_by_statement(statement(db, MEMBERS_SQL, [chat.0.into()])).all(db).await.map_err(unexpected)?;
     Ok(Some(chat_of(row, members.into_iter().map(member_of).collect())))
+}
+
+/// A membership change is a change of the chat: clients holding an older version hear of it at sync.
+async fn bump_version(db: &impl ConnectionTrait, chat: ChatId) -> Result<(), DomainError> {
+    db.execute_raw(statement(db, "UPDATE chats SET version = version + 1 WHERE id = $1", [chat.0.into()]))
+        .await
+        .map_err(unexpected)?;
+    Ok(())
 }
 
 async fn insert_members(db: &impl ConnectionTrait, chat: i64, users: &[UserId]) -> Result<(), DomainError> {
@@ -233,11 +252,21 @@ impl ChatRepository for SeaChatRepository {
     async fn add_member(&self, chat: ChatId, user: UserId) -> Result<bool, DomainError> {
         // The pointer starts at the latest message, so that old messages become unread for nobody.
         let sql = "INSERT INTO chat_members (chat_id, user_id, last_read_message_id)
-            VALUES ($1, $2, (SELECT max(id) FROM messages WHERE chat_id = $1))
+            VALUES ($1, $2, (SELECT m.id FROM chats c JOIN messages m ON m.chat_id = c.id AND m.seq = c.last_seq
+                             WHERE c.id = $1))
             ON CONFLICT (chat_id, user_id) DO NOTHING";
-        let result =
-            self.db.execute_raw(statement(&self.db, sql, [chat.0.into(), user.0.into()])).await.map_err(unexpected)?;
-        Ok(result.rows_affected() == 1)
+        let txn = self.db.begin().await.map_err(unexpected)?;
+        let added = txn
+            .execute_raw(statement(&txn, sql, [chat.0.into(), user.0.into()]))
+            .await
+            .map_err(unexpected)?
+            .rows_affected()
+            == 1;
+        if added {
+            bump_version(&txn, chat).await?;
+        }
+        txn.commit().await.map_err(unexpected)?;
+        Ok(added)
     }
 
     #[tracing::instrument(skip(self))]
@@ -259,21 +288,71 @@ impl ChatRepository for SeaChatRepository {
                 (SELECT user_id FROM chat_members WHERE chat_id = $1 ORDER BY id LIMIT 1)
             WHERE chat_id = $1 AND creator_id = $2";
         txn.execute_raw(statement(&txn, succession, [chat.0.into(), user.0.into()])).await.map_err(unexpected)?;
+        bump_version(&txn, chat).await?;
         txn.commit().await.map_err(unexpected)?;
         Ok(true)
     }
 
     #[tracing::instrument(skip(self))]
     async fn list_for_user(&self, user: UserId) -> Result<Vec<ChatSummary>, DomainError> {
-        let rows = SummaryRow::find_by_statement(statement(&self.db, SUMMARIES_SQL, [user.0.into()]))
+        self.summaries(user, None).await
+    }
+
+    #[tracing::instrument(skip(self, chats), fields(chats = chats.len()))]
+    async fn summaries_of(&self, user: UserId, chats: Vec<ChatId>) -> Result<Vec<ChatSummary>, DomainError> {
+        if chats.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.summaries(user, Some(&chats)).await
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn versions_for_user(&self, user: UserId) -> Result<Vec<(ChatId, i64)>, DomainError> {
+        let sql = "SELECT c.id, c.version FROM chat_members me JOIN chats c ON c.id = me.chat_id WHERE me.user_id = $1";
+        let rows: Vec<(i64, i64)> = VersionRow::find_by_statement(statement(&self.db, sql, [user.0.into()]))
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?
+            .into_iter()
+            .map(|row| (row.id, row.version))
+            .collect();
+        Ok(rows.into_iter().map(|(chat, version)| (ChatId(chat), version)).collect())
+    }
+}
+
+#[derive(FromQueryResult)]
+struct VersionRow {
+    id: i64,
+    version: i64,
+}
+
+impl SeaChatRepository {
+    /// The chat list, or the part of it named by `only`, in two statements.
+    async fn summaries(&self, user: UserId, only: Option<&[ChatId]>) -> Result<Vec<ChatSummary>, DomainError> {
+        let mut values: Vec<sea_orm::Value> = vec![user.0.into()];
+        let filter = match only {
+            None => "",
+            Some(chats) => {
+                values.push(sea_orm::Value::Json(Some(Box::new(serde_json::Value::from(
+                    chats.iter().map(|c| c.0).collect::<Vec<_>>(),
+                )))));
+                if self.db.get_database_backend() == DbBackend::Postgres {
+                    ONLY_LISTED_POSTGRES
+                } else {
+                    ONLY_LISTED_SQLITE
+                }
+            }
+        };
+        let summaries_sql = SUMMARIES_SQL.replace("{only}", filter);
+        let members_sql = MEMBERS_OF_USERS_CHATS_SQL.replace("{only}", filter);
+        let rows = SummaryRow::find_by_statement(statement(&self.db, &summaries_sql, values.clone()))
             .all(&self.db)
             .await
             .map_err(unexpected)?;
-        let member_rows =
-            MemberRow::find_by_statement(statement(&self.db, MEMBERS_OF_USERS_CHATS_SQL, [user.0.into()]))
-                .all(&self.db)
-                .await
-                .map_err(unexpected)?;
+        let member_rows = MemberRow::find_by_statement(statement(&self.db, &members_sql, values))
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?;
         let mut members: HashMap<i64, Vec<Member>> = HashMap::new();
         for row in member_rows {
             members.entry(row.chat_id).or_default().push(member_of(row));
@@ -282,13 +361,13 @@ impl ChatRepository for SeaChatRepository {
             .into_iter()
             .map(|mut row| {
                 let last_message = last_message_of(row.id, &mut row);
-                let unread_count = row.unread_count;
                 let chat_members = members.remove(&row.id).unwrap_or_default();
+                let (unread_count, last_seq, version) = (row.unread_count, row.last_seq, row.version);
                 let chat = chat_of(
                     ChatRow { id: row.id, kind: row.kind, name: row.name, creator_id: row.creator_id },
                     chat_members,
                 );
-                ChatSummary { chat, last_message, unread_count }
+                ChatSummary { chat, last_message, unread_count, last_seq, version }
             })
             .collect())
     }

@@ -9,6 +9,10 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 /// An arbitrary constant naming our migration lock among PostgreSQL advisory locks.
 const MIGRATION_LOCK_KEY: i64 = 0x6d65_7373_656e_6772;
 
+/// How long a statement may wait for a pooled connection (including opening one). Short, so that a
+/// database outage is answered `unavailable` within seconds instead of hanging requests.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Opens a pool. SQLite gets write-ahead logging so that readers do not wait for the writer.
 ///
 /// # Errors
@@ -18,8 +22,8 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
     options
         .max_connections(max_connections)
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
+        .connect_timeout(ACQUIRE_TIMEOUT)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .sqlx_logging(false);
     let db = Database::connect(options).await.with_context(|| format!("connecting to {}", redact(url)))?;
     if db.get_database_backend() == DbBackend::Sqlite {

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use domain::message::{ReadByAll, ReceiptRepository};
 use domain::{ChatId, DomainError, MessageId, UserId};
-use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, TransactionTrait};
 
 use super::error::unexpected;
 use super::sql::statement;
@@ -22,6 +22,16 @@ impl SeaReceiptRepository {
 /// nothing to change.
 const ADVANCE_SQL: &str = "UPDATE chat_members SET last_read_message_id = $3
     WHERE chat_id = $1 AND user_id = $2 AND (last_read_message_id IS NULL OR last_read_message_id < $3)";
+
+/// A moved pointer is a change of the chat: its version advances in the same transaction.
+const BUMP_VERSION_SQL: &str = "UPDATE chats SET version = version + 1 WHERE id = $1";
+
+/// Both in one statement (and one round trip) on PostgreSQL.
+const ADVANCE_AND_BUMP_POSTGRES: &str = "WITH advanced AS (
+        UPDATE chat_members SET last_read_message_id = $3
+        WHERE chat_id = $1 AND user_id = $2 AND (last_read_message_id IS NULL OR last_read_message_id < $3)
+        RETURNING chat_id)
+    UPDATE chats SET version = version + 1 WHERE id IN (SELECT chat_id FROM advanced)";
 
 /// Flips, in one statement, every unread message that no current member other than its sender still
 /// has above its read pointer. The partial index on unread messages keeps the scan to those. Two
@@ -46,8 +56,22 @@ impl ReceiptRepository for SeaReceiptRepository {
     #[tracing::instrument(skip(self))]
     async fn advance_read_pointer(&self, chat: ChatId, reader: UserId, up_to: MessageId) -> Result<bool, DomainError> {
         let values = [chat.0.into(), reader.0.into(), up_to.0.into()];
-        let result = self.db.execute_raw(statement(&self.db, ADVANCE_SQL, values)).await.map_err(unexpected)?;
-        Ok(result.rows_affected() > 0)
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            let result = self
+                .db
+                .execute_raw(statement(&self.db, ADVANCE_AND_BUMP_POSTGRES, values))
+                .await
+                .map_err(unexpected)?;
+            return Ok(result.rows_affected() > 0);
+        }
+        let txn = self.db.begin().await.map_err(unexpected)?;
+        let advanced =
+            txn.execute_raw(statement(&txn, ADVANCE_SQL, values)).await.map_err(unexpected)?.rows_affected() > 0;
+        if advanced {
+            txn.execute_raw(statement(&txn, BUMP_VERSION_SQL, [chat.0.into()])).await.map_err(unexpected)?;
+        }
+        txn.commit().await.map_err(unexpected)?;
+        Ok(advanced)
     }
 
     #[tracing::instrument(skip(self))]

@@ -11,6 +11,8 @@ pub struct Model {
     pub timestamp: DateTimeUtc,
     pub read: bool,
     pub client_id: Option<Uuid>,
+    pub seq: i64,
+    pub version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -26,6 +28,8 @@ impl From<Model> for domain::message::Message {
             chat_id: ChatId(m.chat_id),
             sender_id: UserId(m.sender_id),
             text: m.text,
+            seq: m.seq,
+            version: m.version,
             timestamp: m.timestamp,
             read: m.read,
             client_id: m.client_id,
