@@ -4,12 +4,14 @@
 
 mod auth;
 mod chats;
+mod db_outage;
 mod device;
 mod groups;
 mod helpers;
 mod messages;
 mod misc;
 mod scale_out;
+mod sync;
 mod ws;
 mod ws_backpressure;
 mod ws_client;

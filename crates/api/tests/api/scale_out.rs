@@ -248,3 +248,30 @@ async fn all_history(address: &str, token: &str, chat: i64) -> anyhow::Result<Ve
         all.extend(page);
     }
 }
+
+/// Concurrent senders on two instances: the chat's positions have no gap and no repeat, and history
+/// order (seq) agrees with timestamps.
+#[tokio::test]
+async fn seqs_stay_contiguous_with_concurrent_senders_on_two_instances() -> anyhow::Result<()> {
+    let Some((_database, a, b)) = two_instances().await? else { return Ok(()) };
+    let (alice, bob) = (person(&a, "alice").await?, person(&b, "bob").await?);
+    let chat = private_chat(&a, &alice, &bob).await?;
+    let path = format!("/chats/{chat}/messages");
+    let sends = (0..120).map(|i| {
+        let (address, token) =
+            if i % 2 == 0 { (a.clone(), alice.token.clone()) } else { (b.clone(), bob.token.clone()) };
+        let body = json!({"text": format!("m{i}"), "client_id": uuid::Uuid::new_v4()});
+        let path = path.clone();
+        async move { post(&address, &token, &path, body).await }
+    });
+    for answer in futures_util::future::join_all(sends).await {
+        assert_eq!(answer?.0.as_u16(), 201);
+    }
+    let history = all_history(&b, &bob.token, chat).await?;
+    let seqs: Vec<i64> = history.iter().filter_map(|m| m["seq"].as_i64()).collect();
+    assert_eq!(seqs, (1..=120).collect::<Vec<i64>>());
+    let stamps: Vec<chrono::DateTime<chrono::Utc>> =
+        history.iter().filter_map(|m| m["timestamp"].as_str()?.parse().ok()).collect();
+    assert!(stamps.windows(2).all(|w| w[0] <= w[1]), "timestamps never decrease along seq");
+    Ok(())
+}
