@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{code, id, spawn_app};
 
-fn entry<'a>(answer: &'a Value, chat: i64) -> Option<&'a Value> {
+fn entry(answer: &Value, chat: i64) -> Option<&Value> {
     answer["chats"].as_array()?.iter().find(|c| c["chat"]["id"].as_i64() == Some(chat))
 }
 
