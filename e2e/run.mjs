@@ -84,6 +84,63 @@ async function waitStatus(page, text, status) {
   await message(page, text).and(page.locator(`[data-own="true"][data-status="${status}"]`)).waitFor();
 }
 
+/** Polls a condition evaluated in Node (e.g. on what a socket tap recorded). */
+async function until(condition, what, timeout = TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const parse = (data) => {
+  try {
+    return JSON.parse(String(data));
+  } catch {
+    return null;
+  }
+};
+
+/**
+ * A browser context whose WebSocket connections pass through the test: frames from the server can be
+ * dropped (`tap.drop(frame)` says which) or injected (`tap.toPage(frame)`), frames from the page answered
+ * in the server's place (`tap.answer(frame, reply)` returns true when it did), and the page's socket
+ * closed with any code. Also records the page's POST /sync bodies and `after_seq` history requests.
+ */
+async function tappedContext(options) {
+  const context = await browser.newContext(options);
+  const tap = {
+    sockets: [], dropped: [], fromPage: [], syncs: [], gapFetches: [],
+    drop: () => false,
+    answer: () => false,
+    get current() { return this.sockets[this.sockets.length - 1]; },
+    toPage(frame) { this.current.page.send(JSON.stringify(frame)); },
+  };
+  await context.routeWebSocket((url) => url.pathname === '/ws', (page) => {
+    const server = page.connectToServer();
+    tap.sockets.push({ page, server });
+    server.onMessage((data) => {
+      const frame = parse(data);
+      if (frame && tap.drop(frame)) tap.dropped.push(frame);
+      else page.send(data);
+    });
+    page.onMessage((data) => {
+      const frame = parse(data);
+      if (frame) tap.fromPage.push(frame);
+      const reply = (answer) => page.send(JSON.stringify(answer));
+      if (!(frame && tap.answer(frame, reply))) server.send(data);
+    });
+  });
+  context.on('request', (request) => {
+    const url = new URL(request.url());
+    if (url.pathname === '/sync' && request.method() === 'POST') tap.syncs.push(JSON.parse(request.postData() || '{}'));
+    if (url.pathname.startsWith('/history/') && url.searchParams.has('after_seq')) tap.gapFetches.push(url.search);
+  });
+  return { context, tap };
+}
+
+const texts = async (page) => page.locator('[data-testid="message-text"]').allTextContents();
+
 // ---- the scenario -----------------------------------------------------------------------------
 
 const browser = await chromium.launch({
@@ -203,7 +260,7 @@ try {
   await input.fill(queued);
   await input.press('Enter');
   await message(a, queued).and(a.locator('[data-status="pending"]')).waitFor();
-  const missed = 'Sent while you were offline: you catch up with after_id.';
+  const missed = 'Sent while you were offline: you catch up with POST /sync.';
   await send(b, missed);
   await shot(a, 'alice-offline-pending');
   await aliceContext.setOffline(false);
@@ -214,6 +271,116 @@ try {
   assert.equal(await message(a, queued).count(), 1, 'and shows once for the sender');
   await message(a, missed).waitFor();
   assert.equal(await message(a, missed).count(), 1, 'the missed message is caught up once');
+
+  // ---- never lose a message: POST /sync, seq gaps, resync, 1013, unavailable ----------------------
+
+  log("bob's phone, a third device whose socket the test can tap, signs in: a new device syncs from {}");
+  const { context: phoneContext, tap } = await tappedContext({ viewport });
+  const phone = await newPage(phoneContext, 'bob-phone');
+  await signIn(phone, bob);
+  await until(() => tap.syncs.length > 0, 'the first POST /sync');
+  assert.deepEqual(tap.syncs[0], { chats: {} }, 'a device that holds nothing lists no chat');
+  await openChat(phone, alice.name);
+  await message(phone, queued).waitFor();
+  const privateId = Number(await phone.locator('#conv-pane').getAttribute('data-chat-id'));
+  const tail = async (n) => (await texts(phone)).slice(-n);
+  // Bob's own read frames (from his first tab) would make the phone sync; keep them out of the gap check.
+  const readFrame = (frame) => frame.type === 'read';
+
+  log('a dropped live message is noticed by the seq gap of the next one and fetched with after_seq');
+  const gapA = 'Gap check: this frame never reaches the phone.';
+  const gapB = 'Gap check: this one does, and shows the hole before it.';
+  tap.drop = (frame) => readFrame(frame) || (frame.type === 'message' && frame.message?.text === gapA);
+  await send(a, gapA);
+  await message(b, gapA).waitFor();
+  await until(() => tap.dropped.some((f) => f.message?.text === gapA), 'the dropped frame');
+  await phone.waitForTimeout(300);
+  assert.equal(await message(phone, gapA).count(), 0, 'the phone has not got the dropped message');
+  const fetchesBefore = tap.gapFetches.length;
+  tap.drop = readFrame;
+  await send(a, gapB);
+  await message(phone, gapB).waitFor();
+  await message(phone, gapA).waitFor();
+  assert.deepEqual(await tail(2), [gapA, gapB], 'the hole is filled in seq order');
+  assert.equal(await message(phone, gapA).count(), 1, 'the missed message shows once');
+  assert.equal(await message(phone, gapB).count(), 1, 'and the live one once');
+  assert.ok(tap.gapFetches.length > fetchesBefore, 'the hole was fetched by seq (after_seq)');
+  const seqs = await phone.locator('[data-testid="message"]').evaluateAll((nodes) => nodes.map((n) => Number(n.dataset.seq)));
+  assert.ok(seqs.every((seq, i) => i === 0 || seq === seqs[i - 1] + 1), `seqs without a hole: ${seqs}`);
+  await shot(phone, 'phone-gap-filled');
+
+  log('a resync frame (the server may have lost events): the phone calls POST /sync and gets both missed messages once');
+  const lost = ['Resync check: lost one.', 'Resync check: lost two.'];
+  tap.drop = (frame) => readFrame(frame) || (frame.type === 'message' && lost.includes(frame.message?.text));
+  for (const text of lost) await send(a, text);
+  await message(b, lost[1]).waitFor();
+  await until(() => lost.every((text) => tap.dropped.some((f) => f.message?.text === text)), 'both frames dropped');
+  await phone.waitForTimeout(300);
+  assert.equal(await message(phone, lost[0]).count(), 0, 'no later frame revealed a gap, so nothing showed yet');
+  tap.drop = () => false;
+  const syncsBeforeResync = tap.syncs.length;
+  tap.toPage({ type: 'resync' });
+  await until(() => tap.syncs.length > syncsBeforeResync, 'POST /sync after the resync frame');
+  const resyncBody = tap.syncs[syncsBeforeResync];
+  assert.ok(resyncBody.chats[String(privateId)] > 0, `the sync holds the private chat's version: ${JSON.stringify(resyncBody)}`);
+  for (const text of lost) await message(phone, text).waitFor();
+  assert.deepEqual(await tail(2), lost, 'in order');
+  for (const text of lost) assert.equal(await message(phone, text).count(), 1, 'each exactly once');
+  await chatItem(phone, alice.name).locator('[data-testid="chat-preview"]', { hasText: lost[1] }).waitFor();
+
+  log('a 1013 close (the phone read too slowly): it reconnects and syncs what the lost queue held');
+  const slow = 'Sent while the phone was too slow.';
+  tap.drop = (frame) => readFrame(frame) || (frame.type === 'message' && frame.message?.text === slow);
+  await send(a, slow);
+  await until(() => tap.dropped.some((f) => f.message?.text === slow), 'the dropped frame');
+  await phone.waitForTimeout(300);
+  assert.equal(await message(phone, slow).count(), 0, 'the phone has not got it before the close');
+  const socketsBefore = tap.sockets.length;
+  const syncsBeforeClose = tap.syncs.length;
+  await tap.current.page.close({ code: 1013, reason: 'too slow' });
+  tap.drop = () => false;
+  await until(() => tap.sockets.length > socketsBefore, 'a new connection');
+  await phone.locator('[data-testid="conn-status"][data-state="online"]').waitFor();
+  await until(() => tap.syncs.length > syncsBeforeClose, 'POST /sync after the reconnect');
+  await message(phone, slow).waitFor();
+  assert.equal(await message(phone, slow).count(), 1, 'caught up exactly once');
+  assert.equal((await tail(1))[0], slow);
+
+  log('`unavailable` (the database did not answer in time): the message stays queued and goes again with the same client_id');
+  const busy = 'Sent while the database was busy.';
+  let refused = null;
+  tap.answer = (frame, reply) => {
+    if (frame.type !== 'send' || frame.text !== busy || refused) return false;
+    refused = frame.client_id;
+    reply({ type: 'error', code: 'unavailable', message: 'the database did not answer in time', client_id: frame.client_id });
+    return true;
+  };
+  await send(phone, busy);
+  await until(() => refused, 'the refused send');
+  assert.equal(await message(phone, busy).and(phone.locator('[data-status="failed"]')).count(), 0, 'never shown as not sent');
+  await until(() => tap.fromPage.filter((f) => f.type === 'send' && f.text === busy).length >= 2, 'the retry', 20_000);
+  const attempts = tap.fromPage.filter((f) => f.type === 'send' && f.text === busy);
+  assert.ok(attempts.every((f) => f.client_id === refused), 'every retry keeps the client_id');
+  tap.answer = () => false;
+  await waitStatus(phone, busy, 'read'); // alice has the chat open
+  await message(a, busy).waitFor();
+  assert.equal(await message(a, busy).count(), 1, 'stored and delivered once');
+  assert.equal(await message(phone, busy).count(), 1, 'shown once for the sender');
+
+  log('the phone reloads: it syncs from the versions it kept, and the conversation is whole');
+  const syncsBeforeReload = tap.syncs.length;
+  await phone.reload();
+  await phone.locator('[data-testid="conv-title"]', { hasText: alice.name }).waitFor();
+  await until(() => tap.syncs.length > syncsBeforeReload, 'POST /sync after the reload');
+  const kept = tap.syncs[syncsBeforeReload].chats[String(privateId)];
+  assert.ok(kept > 0, `the versions held survive the reload: ${JSON.stringify(tap.syncs[syncsBeforeReload])}`);
+  await message(phone, busy).waitFor();
+  const afterReload = await texts(phone);
+  for (const text of [gapA, gapB, ...lost, slow, busy]) {
+    assert.equal(afterReload.filter((t) => t === text).length, 1, `"${text}" once after the reload`);
+  }
+  assert.deepEqual(afterReload.slice(-6), [gapA, gapB, ...lost, slow, busy], 'in order after the reload');
+  await shot(phone, 'phone-after-reload');
 
   log('alice creates a group with bob; in groups the ticks say who has read');
   await byTest(a, 'new-group').click();
@@ -226,6 +393,7 @@ try {
   const groupText = 'Welcome to the lunch club!';
   await send(a, groupText);
   await chatItem(b, 'Lunch club').waitFor(); // bob learns about the group from the message frame
+  await chatItem(phone, 'Lunch club').waitFor(); // and so does his phone
   await openChat(b, 'Lunch club');
   await message(b, groupText).waitFor();
   await waitStatus(a, groupText, 'read');
@@ -290,6 +458,9 @@ try {
   await chatItem(b, 'Lunch club').waitFor({ state: 'detached' });
   await b.locator('#conv-pane').waitFor({ state: 'hidden' });
   await chatItem(b, alice.name).waitFor();
+  // Bob's phone learns it through POST /sync, which lists the group as removed.
+  await chatItem(phone, 'Lunch club').waitFor({ state: 'detached' });
+  await phoneContext.close();
 
   log('a wrong password shows an error in plain words');
   const c = await newPage(await browser.newContext({ viewport }), 'stranger');

@@ -59,7 +59,7 @@ base="http://127.0.0.1:$port"
 
 DATABASE_URL="sqlite://$tmp/e2e.db?mode=rwc" \
 LISTEN_ADDR="127.0.0.1:$port" \
-JWT_SECRET="e2e-secret" \
+JWT_SECRET="e2e-secret-for-the-browser-test-only-0123456789" \
 RUST_LOG="${RUST_LOG:-info}" \
   "$bin" serve >"$tmp/server.log" 2>&1 &
 server_pid=$!

@@ -3,7 +3,7 @@
 
 const TOKEN_KEY = 'messenger.token';
 
-/** Largest safe integer: `before_id` with it returns the latest page of a chat's history. */
+/** Largest safe integer: `before_seq` with it returns the latest page of a chat's history. */
 export const NEWEST = 9007199254740991;
 
 const FRIENDLY = {
@@ -13,16 +13,18 @@ const FRIENDLY = {
   forbidden: 'You are not allowed to do that.',
   not_found: 'That chat or person no longer exists.',
   rate_limited: 'You are going a bit fast. Please wait a moment and try again.',
+  unavailable: 'The server is slow to answer right now. Trying again…',
   conflict: 'This message clashes with one you already sent.',
   internal: 'Something went wrong on the server. Please try again.',
   network: 'Cannot reach the server. Check your connection and try again.',
 };
 
 export class ApiError extends Error {
-  constructor(status, code, serverMessage) {
+  constructor(status, code, serverMessage, retryAfter = null) {
     super(friendlyMessage(code, serverMessage));
     this.status = status;
     this.code = code;
+    this.retryAfter = retryAfter; // seconds, from Retry-After (429, 503)
   }
 }
 
@@ -73,7 +75,8 @@ async function request(method, path, { json, form, auth = true } = {}) {
   }
   if (!response.ok) {
     const code = data?.error?.code || (response.status >= 500 ? 'internal' : 'bad_request');
-    const error = new ApiError(response.status, code, data?.error?.message);
+    const retryAfter = Number(response.headers.get('Retry-After')) || null;
+    const error = new ApiError(response.status, code, data?.error?.message, retryAfter);
     if (response.status === 401 && auth && code !== 'invalid_credentials') onUnauthorized(error);
     throw error;
   }
@@ -96,14 +99,18 @@ export const api = {
   createGroup: (name, memberIds) => request('POST', '/groups', { json: { name, member_ids: memberIds } }),
   addMember: (chatId, userId) => request('POST', `/groups/${chatId}/members`, { json: { user_id: userId } }),
   removeMember: (chatId, userId) => request('DELETE', `/groups/${chatId}/members/${userId}`),
-  chats: () => request('GET', '/chats'),
   chat: (chatId) => request('GET', `/chats/${chatId}`),
-  /** Ascending page of at most `limit` messages right before `beforeId`. */
-  historyBefore: (chatId, beforeId, limit = 50) =>
-    request('GET', `/history/${chatId}${query({ before_id: beforeId, limit })}`),
-  /** Ascending page of at most `limit` messages right after `afterId` (catch-up). */
-  historyAfter: (chatId, afterId, limit = 200) =>
-    request('GET', `/history/${chatId}${query({ after_id: afterId, limit })}`),
+  /** Ascending page of at most `limit` messages right before position `beforeSeq` (scrolling up). */
+  historyBefore: (chatId, beforeSeq, limit = 50) =>
+    request('GET', `/history/${chatId}${query({ before_seq: beforeSeq, limit })}`),
+  /** Ascending page of at most `limit` messages right after position `afterSeq` (filling a gap). */
+  historyAfter: (chatId, afterSeq, limit = 200) =>
+    request('GET', `/history/${chatId}${query({ after_seq: afterSeq, limit })}`),
+  /**
+   * What changed in my chats since the versions held (`{chat id: version}`; chats never seen are
+   * left out and come back whole): `{chats: [{chat, messages, more}], removed: [chat id]}`.
+   */
+  sync: (versions) => request('POST', '/sync', { json: { chats: versions } }),
   send: (chatId, text, clientId) =>
     request('POST', `/chats/${chatId}/messages`, { json: { text, client_id: clientId } }),
   markRead: (chatId, messageId) => request('POST', `/chats/${chatId}/read`, { json: { message_id: messageId } }),

@@ -5,16 +5,18 @@ import { initAuth, showAuth } from './auth.js';
 import { initChatList } from './chatlist.js';
 import { hideConversation, initConversation, renderMessages, showConversation } from './conversation.js';
 import { initDialogs, openMembersDialog, openUserDialog } from './dialogs.js';
-import { conv, emit, on, removeChat, resetState, state, upsertChat } from './state.js';
+import { conv, emit, forgetHeld, on, removeChat, resetState, restoreHeld, state, upsertChat } from './state.js';
 import {
-  catchUp, discardMessage, loadLatest, loadOlder, markRead, refreshChats, retryMessage, sendMessage,
-  sendTyping, startSync, stopSync,
+  catchUp, discardMessage, loadLatest, loadOlder, markRead, retryMessage, sendMessage, sendTyping, startSync,
+  stopSync, syncNow,
 } from './sync.js';
 import { showError, toast } from './toast.js';
 import { $, avatar } from './util.js';
 
-const REFRESH_EVERY_MS = 60_000; // there is no frame for "you were added to a group"
-let refreshTimer = null;
+// A safety net: a frame lost with no later one in its chat leaves no seq gap to notice, and the
+// server may not know it failed to deliver it. A sync a minute finds it (and keeps held versions fresh).
+const SYNC_EVERY_MS = 60_000;
+let syncTimer = null;
 let signingOut = false;
 
 async function enterApp() {
@@ -28,14 +30,15 @@ async function enterApp() {
   signingOut = false;
   state.me = me;
   state.outbox.load(me.id);
+  restoreHeld(); // the chat list a reload kept, shown at once; the sync below brings what changed
   $('#me-name').textContent = me.name;
   $('#me-avatar').replaceChildren(avatar(me.name, me.id));
   $('#auth-view').hidden = true;
   $('#main-view').hidden = false;
   startSync(token.get());
-  await refreshChats();
-  clearInterval(refreshTimer);
-  refreshTimer = setInterval(refreshChats, REFRESH_EVERY_MS);
+  await syncNow();
+  clearInterval(syncTimer);
+  syncTimer = setInterval(syncNow, SYNC_EVERY_MS);
   const wanted = /^#chat-(\d+)$/.exec(location.hash);
   if (wanted && state.chats.has(Number(wanted[1]))) openChat(Number(wanted[1]));
   else $('#new-chat').focus();
@@ -45,9 +48,12 @@ function signOut(message = '') {
   if (signingOut) return;
   signingOut = true;
   stopSync();
-  clearInterval(refreshTimer);
+  clearInterval(syncTimer);
   token.clear();
-  if (state.me) sessionStorage.removeItem(`messenger.outbox.${state.me.id}`);
+  if (state.me) {
+    sessionStorage.removeItem(`messenger.outbox.${state.me.id}`);
+    forgetHeld(state.me.id);
+  }
   resetState();
   hideConversation();
   document.body.classList.remove('show-conv');

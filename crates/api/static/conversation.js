@@ -150,12 +150,15 @@ function messageNode(chat, message, status, showAuthor) {
   const own = message.sender_id === state.me?.id;
   const author = chat.members?.find((m) => m.id === message.sender_id)?.name || 'Someone';
   const meta = el('span', { class: 'msg-meta' }, [
+    message.edited_at && !message.deleted ? el('span', { class: 'msg-edited', text: 'edited' }) : null,
     el('time', { datetime: message.timestamp, title: formatFull(message.timestamp), text: formatTime(message.timestamp) }),
     own ? ticks(chat, message, status) : null,
   ]);
   const bubble = el('div', { class: 'bubble' }, [
     showAuthor ? el('span', { class: 'msg-author', style: `color:var(--c${message.sender_id % 8})`, text: author }) : null,
-    el('span', { class: 'msg-text', 'data-testid': 'message-text', text: message.text }),
+    message.deleted
+      ? el('span', { class: 'msg-text msg-deleted', 'data-testid': 'message-text', text: 'Message deleted' })
+      : el('span', { class: 'msg-text', 'data-testid': 'message-text', text: message.text }),
     meta,
   ]);
   const children = [bubble];
@@ -170,7 +173,10 @@ function messageNode(chat, message, status, showAuthor) {
     class: `msg ${own ? 'own' : 'other'}`,
     'data-testid': 'message',
     'aria-label': `${own ? 'You' : author}, ${formatTime(message.timestamp)}`,
-    dataset: { id: message.id ?? '', clientId: message.client_id ?? '', own: String(own), status, senderId: message.sender_id },
+    dataset: {
+      id: message.id ?? '', seq: message.seq ?? '', clientId: message.client_id ?? '', own: String(own), status,
+      senderId: message.sender_id,
+    },
   }, children);
 }
 
@@ -210,7 +216,8 @@ export function renderMessages(mode = 'auto') {
       (!previous || previous.sender_id !== message.sender_id || dayKey(previous.timestamp) !== dayKey(message.timestamp));
     const readers = chat.type === 'group' ? readersOf(chat, message).join(',') : '';
     const key = message.pending ? `c:${message.client_id}` : `m:${message.id}`;
-    const signature = `${status}|${showAuthor}|${readers}|${message.failed || ''}`;
+    // The version too: a message held already may come again edited or deleted (sync upserts by id).
+    const signature = `${status}|${showAuthor}|${readers}|${message.failed || ''}|${message.version ?? ''}`;
     let entry = rendered.get(key);
     if (!entry || entry.signature !== signature) {
       entry = { node: messageNode(chat, message, status, showAuthor), signature };

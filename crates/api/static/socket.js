@@ -1,5 +1,8 @@
 // The WebSocket half of the contract: one connection per tab (each tab is a device),
 // reconnecting on its own with exponential backoff (capped at 10 s) and jitter.
+// Every close but our own sign-out reconnects: a lost network, a server restart (1001, 1012), and
+// 1013, which says we read too slowly and the server's queue for us overflowed, so frames were
+// dropped. In every case onOpen's POST /sync (sync.js) brings what the lost connection missed.
 
 const MAX_DELAY_MS = 10_000;
 const BASE_DELAY_MS = 500;
@@ -111,11 +114,13 @@ export class Realtime {
       }
       if (frame && typeof frame.type === 'string' && frame.type !== 'pong') this.handlers.onFrame?.(frame);
     };
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       if (this.ws !== ws) return;
       this.ws = null;
       clearInterval(this.pingTimer);
       if (!opened) this.handlers.onFailure?.(this.attempt);
+      // Too slow (1013): come straight back, at the shortest delay; the sync after it fills the hole.
+      if (event.code === 1013) this.attempt = 0;
       this.scheduleRetry();
     };
     ws.onerror = () => {}; // onclose follows and handles it

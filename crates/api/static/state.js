@@ -8,8 +8,13 @@ export const state = {
   me: null,
   chats: new Map(), // chat id -> ChatSummary (+ readAllUpTo, our own high-water mark from read_all)
   order: [], // chat ids, most recent activity first
+  // chat id -> the chat version this tab holds: everything of the chat up to it has been applied,
+  // so POST /sync only has to answer what came after. Only sync answers move it (see sync.js).
+  versions: new Map(),
   openChatId: null,
-  convs: new Map(), // chat id -> { byId, list, hasMore, loadingOlder, ready }
+  // chat id -> { byId, bySeq, list, contig, hasMore, loadingOlder, ready }; `contig` is the highest seq
+  // up to which the loaded part of the conversation has no hole (null until the first page arrived).
+  convs: new Map(),
   typing: new Map(), // chat id -> Map(user id -> expiry ms)
   outbox: new Outbox(),
   connection: 'connecting',
@@ -28,23 +33,58 @@ export function resetState() {
   state.me = null;
   state.chats.clear();
   state.order = [];
+  state.versions.clear();
   state.openChatId = null;
   state.convs.clear();
   state.typing.clear();
   state.outbox.unload();
 }
 
-/** Replaces the chat list with the server's answer, keeping what frames taught us. */
+/** Replaces the chat list (with the summaries a reload kept), keeping what frames taught us. */
 export function setChats(list) {
   const previous = state.chats;
   state.chats = new Map();
   for (const chat of list) {
     const old = previous.get(chat.id);
-    chat.readAllUpTo = Math.max(old?.readAllUpTo || 0, 0);
+    chat.readAllUpTo = Math.max(old?.readAllUpTo || 0, chat.readAllUpTo || 0);
     state.chats.set(chat.id, chat);
   }
-  state.order = list.map((c) => c.id);
+  sortChats();
   emit('chats');
+}
+
+/** The server's order for GET /chats: the chat with the newest message first, empty chats last. */
+export function sortChats() {
+  const key = (id) => state.chats.get(id)?.last_message?.id ?? 0;
+  state.order = [...state.chats.keys()].sort((a, b) => key(b) - key(a) || b - a);
+}
+
+const seqOf = (message) => message?.seq ?? 0;
+
+/**
+ * Merges a ChatSummary from POST /sync. The answer is a snapshot taken when the server read it, so a
+ * live frame handled meanwhile may already have taught us something newer: a later last message,
+ * a read pointer further on. Those are kept; everything else (name, members, unread count) is the
+ * server's word.
+ */
+export function mergeSummary(summary) {
+  const old = state.chats.get(summary.id);
+  if (!old) {
+    summary.readAllUpTo = 0;
+    state.chats.set(summary.id, summary);
+    return summary;
+  }
+  const localIsNewer = seqOf(old.last_message) > seqOf(summary.last_message);
+  for (const m of summary.members || []) {
+    const pointer = member(old, m.id)?.last_read_message_id ?? 0;
+    if (pointer > (m.last_read_message_id ?? 0)) m.last_read_message_id = pointer;
+  }
+  Object.assign(old, summary, {
+    last_message: localIsNewer ? old.last_message : summary.last_message,
+    unread_count: localIsNewer ? Math.max(old.unread_count || 0, summary.unread_count || 0) : summary.unread_count,
+    last_seq: Math.max(old.last_seq ?? 0, summary.last_seq ?? 0),
+  });
+  return old;
 }
 
 /** Merges a Chat (members, name, creator) into the summary we hold, or adds it. */
@@ -60,42 +100,84 @@ export function upsertChat(chat) {
 export function removeChat(chatId) {
   state.chats.delete(chatId);
   state.convs.delete(chatId);
+  state.versions.delete(chatId);
   state.order = state.order.filter((id) => id !== chatId);
   emit('chats');
 }
 
 export function conv(chatId) {
   if (!state.convs.has(chatId)) {
-    state.convs.set(chatId, { byId: new Map(), list: [], hasMore: true, loadingOlder: false, ready: false });
+    state.convs.set(chatId, {
+      byId: new Map(), bySeq: new Map(), list: [], contig: null, hasMore: true, loadingOlder: false, ready: false,
+    });
   }
   return state.convs.get(chatId);
 }
 
-/** Adds messages to a loaded conversation (deduplicated by id); returns the ones that were new. */
+/**
+ * Upserts messages into a conversation by id: a message we hold may come again in a newer state
+ * (a sync answer, an edit). Returns the ones that were new.
+ */
 export function addMessages(chatId, messages) {
   const c = conv(chatId);
   const added = [];
   for (const message of messages) {
     const existing = c.byId.get(message.id);
     if (existing) {
-      existing.read = existing.read || message.read;
+      // `read` only ever flips to true; anything else changes only with the message's version.
+      const read = existing.read || message.read;
+      if ((message.version ?? 0) > (existing.version ?? 0)) Object.assign(existing, message);
+      existing.read = read;
       continue;
     }
     c.byId.set(message.id, message);
+    if (message.seq) c.bySeq.set(message.seq, message);
     c.list.push(message);
     added.push(message);
   }
-  if (added.length) c.list.sort(compareMessages);
+  if (added.length) {
+    c.list.sort(compareMessages);
+    advanceContig(c);
+  }
   return added;
+}
+
+/** Moves the conversation's hole-free mark as far up as the held seqs allow. */
+export function advanceContig(c) {
+  if (c.contig === null) return;
+  while (c.bySeq.has(c.contig + 1)) c.contig += 1;
+}
+
+/**
+ * Starts the hole-free mark once the newest page has arrived: everything from the page's first seq
+ * up is held (or about to be fetched when something above it arrived first).
+ */
+export function startContig(chatId, page) {
+  const c = conv(chatId);
+  if (c.contig !== null) return;
+  const seqs = page.map(seqOf).filter(Boolean);
+  c.contig = seqs.length ? Math.min(...seqs) - 1 : 0;
+  advanceContig(c);
+}
+
+/** The highest seq of the chat we know exists: held, seen live, or named by the summary. */
+export function knownLastSeq(chatId) {
+  const chat = state.chats.get(chatId);
+  const c = state.convs.get(chatId);
+  const held = c?.list.length ? seqOf(c.list[c.list.length - 1]) : 0;
+  return Math.max(chat?.last_seq ?? 0, seqOf(chat?.last_message), held);
 }
 
 /** Records a message as the chat's latest if it is, and moves the chat to the top. */
 export function noteLastMessage(message) {
   const chat = state.chats.get(message.chat_id);
   if (!chat) return false;
+  if (message.seq) chat.last_seq = Math.max(chat.last_seq ?? 0, message.seq);
   if (!chat.last_message || compareMessages(message, chat.last_message) >= 0) {
+    // The same message in a newer state (edited) replaces it without moving the chat.
+    const moved = chat.last_message?.id !== message.id;
     chat.last_message = message;
-    state.order = [chat.id, ...state.order.filter((id) => id !== chat.id)];
+    if (moved) state.order = [chat.id, ...state.order.filter((id) => id !== chat.id)];
   }
   return true;
 }
@@ -153,4 +235,37 @@ export function typingLabel(chat) {
   const names = typingNames(chat.id);
   if (!names.length) return '';
   return `${joinNames(names)} ${names.length > 1 ? 'are' : 'is'} typing…`;
+}
+
+// ---- what a reload keeps --------------------------------------------------------------------
+// The chat summaries and the version held of each, per user in sessionStorage like the token and
+// the outbox: after a reload POST /sync answers only what changed meanwhile, not every chat again.
+// Conversations are not kept (they load again when opened), so neither is their hole-free seq.
+
+const heldKey = (userId) => `messenger.held.${userId}`;
+
+export function restoreHeld() {
+  if (!state.me) return;
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(heldKey(state.me.id)) || 'null');
+    if (!saved || !Array.isArray(saved.chats) || !Array.isArray(saved.versions)) return;
+    setChats(saved.chats.filter((c) => c && Number.isInteger(c.id)));
+    state.versions = new Map(saved.versions.filter(([id, v]) => state.chats.has(id) && Number.isInteger(v)));
+  } catch {
+    // unreadable: start as a new device, POST /sync sends everything
+  }
+}
+
+export function saveHeld() {
+  if (!state.me) return;
+  const chats = [...state.chats.values()];
+  try {
+    sessionStorage.setItem(heldKey(state.me.id), JSON.stringify({ chats, versions: [...state.versions] }));
+  } catch {
+    // storage full or disabled: this page still holds everything in memory
+  }
+}
+
+export function forgetHeld(userId) {
+  sessionStorage.removeItem(heldKey(userId));
 }

@@ -34,8 +34,13 @@ export function tsKey(timestamp) {
   return ms + micros / 1000;
 }
 
-/** Orders messages as the server does: timestamp, then id. */
+/**
+ * Orders a chat's messages as the server does: by seq, the position the database gave each one.
+ * Across server instances frames may arrive out of that order, and ids need not follow it; without
+ * seqs (never in practice) by timestamp, then id.
+ */
 export function compareMessages(a, b) {
+  if (a.seq && b.seq && a.chat_id === b.chat_id) return a.seq - b.seq;
   return tsKey(a.timestamp) - tsKey(b.timestamp) || a.id - b.id;
 }
 
