@@ -3,7 +3,7 @@
 # machine, loaded by crates/loadgen. Results: one JSON line per run in $OUT, and a summary of medians.
 #   PG_URL   admin URL of PostgreSQL (default postgres://postgres@127.0.0.1:5432/postgres)
 #   REDIS    Redis URL for the two-instance run (default redis://127.0.0.1:6379)
-#   RUNS     runs per benchmark (default 3)    ONLY   one of: throughput latency idle history scaleout
+#   RUNS     runs per benchmark (default 3)    ONLY   one of: throughput latency idle history sync scaleout
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -29,7 +29,7 @@ trap cleanup EXIT
 
 start() { # port, extra env…
   local port=$1; shift
-  env DATABASE_URL="$db_url" LISTEN_ADDR="127.0.0.1:$port" JWT_SECRET=bench BCRYPT_COST=4 \
+  env DATABASE_URL="$db_url" LISTEN_ADDR="127.0.0.1:$port" JWT_SECRET=bench-secret-0123456789abcdef0123456789abcdef BCRYPT_COST=4 \
     RATE_SEND_PER_SEC=0 RATE_REQUEST_PER_SEC=0 DB_MAX_CONNECTIONS="${DB_MAX_CONNECTIONS:-16}" RUST_LOG=warn "$@" \
     "$TARGET/release/messenger" serve >"bench/server-$port.log" 2>&1 &
   pids+=($!)
@@ -58,6 +58,7 @@ if want idle; then
   done
 fi
 want history && ONLY=history bash crates/loadgen/bench.sh
+want sync && ONLY=sync bash crates/loadgen/bench.sh
 if want scaleout; then
   # e. the same load as (a), spread over two instances joined by Redis.
   stop_all

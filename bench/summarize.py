@@ -56,3 +56,22 @@ if history:
             by_name[f"{scenario['name']} ({scenario['query']})"].append(scenario.get("latency") or scenario)
     for name, latencies in by_name.items():
         print(f"| {name} | {fmt(median([l['p50_ms'] for l in latencies]), 2)} | {fmt(median([l['p95_ms'] for l in latencies]), 2)} | {fmt(median([l['p99_ms'] for l in latencies]), 2)} |")
+
+sync = runs.get("sync", [])
+if sync:
+    print()
+    print("| POST /sync scenario | p50 ms | p95 ms | p99 ms | req/s | response bytes | failures |")
+    print("|---|---|---|---|---|---|---|")
+    by_name = defaultdict(list)
+    for report in sync:
+        for scenario in (report or {}).get("scenarios", []) if isinstance(report, dict) else []:
+            by_name[scenario["name"]].append(scenario)
+    for name, scenarios in by_name.items():
+        print(
+            f"| {name} | {fmt(median([s['p50_ms'] for s in scenarios]), 2)}"
+            f" | {fmt(median([s['p95_ms'] for s in scenarios]), 2)}"
+            f" | {fmt(median([s['p99_ms'] for s in scenarios]), 2)}"
+            f" | {fmt(median([s['requests_per_s'] for s in scenarios]), 0)}"
+            f" | {fmt(median([s['mean_response_bytes'] for s in scenarios]), 0)}"
+            f" | {sum(s['failures'] for s in scenarios)} |"
+        )

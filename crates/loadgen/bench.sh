@@ -4,9 +4,10 @@
 #   SERVER_PID  its pid, to sample CPU and RSS from /proc (optional)
 #   RUNS        runs per benchmark        (default 3; report the medians)
 #   OUT         JSON lines written here   (default bench-results.jsonl)
-#   ONLY        run one of: throughput latency idle history
+#   ONLY        run one of: throughput latency idle history sync
 #   FILL_MESSAGES, DEEP_OFFSET  size of the history benchmark (default 1000000, 900000)
-# The server's per-user send limit must allow the load (400 senders x 25 msg/s here).
+# The server's per-user send limit must allow the load (400 senders x 25 msg/s here); sync needs the
+# request limit off as well (RATE_SEND_PER_SEC=0 RATE_REQUEST_PER_SEC=0, as bench/run.sh starts it).
 set -euo pipefail
 BASE_URL=${BASE_URL:-http://127.0.0.1:8080}
 LOADGEN=${LOADGEN:-target/release/loadgen}
@@ -43,3 +44,5 @@ if want history; then
   email=$(sed -E 's/.*"email":"([^"]+)".*/\1/' <<<"$fill_json")
   bench history history --chat-id "$chat" --email "$email" --requests 2000 --concurrency 4 --deep-offset "${DEEP_OFFSET:-900000}"
 fi
+# f. POST /sync for a user with 500 chats of which 5 changed: the changed ones, nothing changed, a new device.
+want sync && bench sync sync --chats 500 --changed 5 --requests 1000 --concurrency 4

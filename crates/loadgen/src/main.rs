@@ -1,7 +1,8 @@
 //! `loadgen`: load generator for the messenger, speaking only the public contract.
 //!
 //! `loadgen [run options]` runs the standard messaging load; `loadgen history …` measures
-//! `GET /history`; `loadgen fill …` puts many messages into one chat.
+//! `GET /history`; `loadgen fill …` puts many messages into one chat; `loadgen sync …` measures
+//! `POST /sync` for a user with many chats of which a few changed.
 
 mod counters;
 mod device;
@@ -13,6 +14,7 @@ mod report;
 mod run;
 mod setup;
 mod stats;
+mod sync_bench;
 mod ws_client;
 
 use std::net::IpAddr;
@@ -38,6 +40,8 @@ enum Command {
     History(HistoryArgs),
     /// Insert many messages into one chat (e.g. 1,000,000 for the history benchmark).
     Fill(FillArgs),
+    /// Cost of POST /sync for a user with many chats (default 500) of which a few (default 5) changed.
+    Sync(SyncArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -160,6 +164,29 @@ pub struct FillArgs {
     pub window: usize,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Groups the synced user is in.
+    #[arg(long, default_value_t = 500)]
+    pub chats: usize,
+    /// Chats that get one new message after the user synced.
+    #[arg(long, default_value_t = 5)]
+    pub changed: usize,
+    /// Requests for the `changed` and `unchanged` scenarios.
+    #[arg(long, default_value_t = 1000)]
+    pub requests: usize,
+    /// Requests for the `new_device` scenario (every chat with its newest messages); default requests/10.
+    #[arg(long)]
+    pub new_device_requests: Option<usize>,
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Concurrent requests while creating the chats and their messages.
+    #[arg(long, default_value_t = 8)]
+    pub setup_concurrency: usize,
+}
+
 fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
     if threads <= 1 {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
@@ -187,6 +214,14 @@ fn dispatch(command: Command) -> Result<bool> {
             let report = runtime(args.common.threads)?.block_on(history_bench::run(&args))?;
             if !args.common.json {
                 history_bench::print_human(&report);
+            }
+            print_json(&report)?;
+            Ok(report.scenarios.iter().all(|s| s.failures == 0))
+        }
+        Command::Sync(args) => {
+            let report = runtime(args.common.threads)?.block_on(sync_bench::run(&args))?;
+            if !args.common.json {
+                sync_bench::print_human(&report);
             }
             print_json(&report)?;
             Ok(report.scenarios.iter().all(|s| s.failures == 0))
