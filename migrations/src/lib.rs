@@ -4,12 +4,17 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_schema;
 mod m20261126_000001_chat_positions;
+mod m20261127_000001_sessions;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_create_schema::Migration), Box::new(m20261126_000001_chat_positions::Migration)]
+        vec![
+            Box::new(m20261125_000001_create_schema::Migration),
+            Box::new(m20261126_000001_chat_positions::Migration),
+            Box::new(m20261127_000001_sessions::Migration),
+        ]
     }
 }

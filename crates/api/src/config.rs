@@ -4,11 +4,39 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use infra::{InfraConfig, RateLimits};
+use infra::{AuthLimits, InfraConfig, Rate, RateLimits};
 
 use crate::ws::WsSettings;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://messenger.db?mode=rwc";
+
+/// HS256 keys shorter than this can be recovered from any token by guessing offline.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// Parts of secrets that were copied from an example: public, so no better than none.
+const PLACEHOLDER_MARKS: &[&str] =
+    &["changeme", "change-me", "change_me", "replace-me", "replaceme", "your-secret", "yoursecret", "placeholder"];
+const PLACEHOLDER_SECRETS: &[&str] = &["secret", "jwt-secret", "jwt_secret", "password", "test-secret", "development"];
+
+/// Refuses a `JWT_SECRET` that is short, a known placeholder or made of a handful of characters.
+fn check_jwt_secret(secret: &str) -> anyhow::Result<()> {
+    let lower = secret.trim().to_lowercase();
+    if PLACEHOLDER_SECRETS.contains(&lower.as_str()) || PLACEHOLDER_MARKS.iter().any(|mark| lower.contains(mark)) {
+        bail!("JWT_SECRET is a placeholder from an example; set a random value (e.g. `openssl rand -hex 32`)");
+    }
+    if secret.len() < MIN_JWT_SECRET_BYTES {
+        bail!(
+            "JWT_SECRET is {} bytes long; it must be at least {MIN_JWT_SECRET_BYTES} (a random value, e.g. \
+             `openssl rand -hex 32`), because a short HS256 key can be recovered from any token by guessing",
+            secret.len()
+        );
+    }
+    let distinct: std::collections::HashSet<u8> = secret.bytes().collect();
+    if distinct.len() < 8 {
+        bail!("JWT_SECRET repeats a few characters; set a random value (e.g. `openssl rand -hex 32`)");
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -19,6 +47,9 @@ pub struct Config {
     pub send_timeout: Duration,
     pub log_json: bool,
 }
+
+/// How long a refresh token stays valid by default: 30 days.
+const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Reads variables through `get`, so tests can configure without touching the process environment.
 fn parse<T: std::str::FromStr>(get: &impl Fn(&str) -> Option<String>, name: &str, default: T) -> anyhow::Result<T>
@@ -44,7 +75,8 @@ fn seconds(get: &impl Fn(&str) -> Option<String>, name: &str, default: Duration)
 
 impl Config {
     /// # Errors
-    /// When a variable holds an invalid value, or `JWT_SECRET` is missing with PostgreSQL.
+    /// When a variable holds an invalid value, `JWT_SECRET` is missing with PostgreSQL, or it is weak (shorter
+    /// than 32 bytes or a known placeholder).
     pub fn from_env() -> anyhow::Result<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -55,7 +87,10 @@ impl Config {
         let database_url =
             get("DATABASE_URL").filter(|u| !u.trim().is_empty()).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         let jwt_secret = match get("JWT_SECRET").filter(|s| !s.is_empty()) {
-            Some(secret) => secret.into_bytes(),
+            Some(secret) => {
+                check_jwt_secret(&secret)?;
+                secret.into_bytes()
+            }
             None if database_url.starts_with("sqlite:") => {
                 tracing::warn!(
                     "JWT_SECRET is not set: using a random development secret (tokens die with the process)"
@@ -73,6 +108,17 @@ impl Config {
             requests_per_second: parse(&get, "RATE_REQUEST_PER_SEC", 50.0)?,
             request_burst: parse(&get, "RATE_REQUEST_BURST", 200.0)?,
         };
+        // A person never meets these; a password guesser does within seconds.
+        let auth_limits = AuthLimits {
+            per_address: Rate {
+                per_second: parse(&get, "RATE_AUTH_PER_SEC", 1.0)?,
+                burst: parse(&get, "RATE_AUTH_BURST", 30.0)?,
+            },
+            per_email: Rate {
+                per_second: parse(&get, "RATE_AUTH_EMAIL_PER_SEC", 0.1)?,
+                burst: parse(&get, "RATE_AUTH_EMAIL_BURST", 10.0)?,
+            },
+        };
         let bcrypt_cost = parse(&get, "BCRYPT_COST", 12)?;
         if !(4..=31).contains(&bcrypt_cost) {
             bail!("BCRYPT_COST must be between 4 and 31");
@@ -80,6 +126,7 @@ impl Config {
         let defaults = WsSettings::default();
         let ws = WsSettings {
             outbound_queue: parse(&get, "WS_OUTBOUND_QUEUE", defaults.outbound_queue)?.max(1),
+            max_connections_per_user: parse(&get, "WS_MAX_CONNECTIONS_PER_USER", defaults.max_connections_per_user)?,
             ping_interval: seconds(&get, "WS_PING_INTERVAL_SECS", defaults.ping_interval)?,
             idle_timeout: seconds(&get, "WS_IDLE_TIMEOUT_SECS", defaults.idle_timeout)?,
             ..defaults
@@ -97,8 +144,10 @@ impl Config {
                 redis_channel: parse(&get, "REDIS_CHANNEL", "messenger:events".to_owned())?,
                 jwt_secret,
                 jwt_ttl: Duration::from_secs(parse(&get, "JWT_TTL_SECONDS", 3600)?),
+                refresh_ttl: seconds(&get, "JWT_REFRESH_TTL_SECONDS", DEFAULT_REFRESH_TTL)?,
                 bcrypt_cost,
                 rate_limits,
+                auth_limits,
             },
             ws,
             send_timeout: seconds(&get, "SEND_TIMEOUT_SECS", app::messages::DEFAULT_SEND_TIMEOUT)?,
@@ -131,13 +180,57 @@ mod tests {
     #[test]
     fn postgres_needs_a_secret_and_bad_values_are_refused() {
         assert!(config(&[("DATABASE_URL", "postgres://db/m")]).is_err());
-        assert!(config(&[("DATABASE_URL", "postgres://db/m"), ("JWT_SECRET", "s")]).is_ok());
+        assert!(config(&[("DATABASE_URL", "postgres://db/m"), ("JWT_SECRET", STRONG_SECRET)]).is_ok());
         assert!(config(&[("LISTEN_ADDR", "nowhere")]).is_err());
         assert!(config(&[("RATE_SEND_PER_SEC", "fast")]).is_err());
         assert!(config(&[("BCRYPT_COST", "2")]).is_err());
         assert!(config(&[("WS_PING_INTERVAL_SECS", "0")]).is_err());
         assert!(config(&[("WS_IDLE_TIMEOUT_SECS", "-1")]).is_err());
         assert!(config(&[("WS_PING_INTERVAL_SECS", "30"), ("WS_IDLE_TIMEOUT_SECS", "20")]).is_err());
+    }
+
+    const STRONG_SECRET: &str = "9c1d3f0a6b2e4c8d7f5a1b3c9e0d2f4a";
+
+    fn refusal(secret: &str) -> String {
+        let refused = config(&[("DATABASE_URL", "postgres://db/m"), ("JWT_SECRET", secret)]);
+        refused.err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused_saying_why() {
+        for secret in ["s", "0123456789abcdef0123456789abcde"] {
+            let message = refusal(secret);
+            assert!(message.contains("at least 32"), "{secret}: {message}");
+        }
+        assert!(config(&[("JWT_SECRET", "short")]).is_err(), "on SQLite too");
+    }
+
+    #[test]
+    fn placeholder_and_repetitive_jwt_secrets_are_refused() {
+        for secret in [
+            "change-me-in-production",
+            "change-me-in-production-0123456789abcdef",
+            "CHANGEME-please-0123456789abcdefghijklmnop",
+            "secret",
+            "your-secret-here-0123456789abcdefghijklmnop",
+            &"a".repeat(64),
+        ] {
+            assert!(!refusal(secret).is_empty(), "{secret} was accepted");
+        }
+        assert!(refusal(STRONG_SECRET).is_empty());
+    }
+
+    #[test]
+    fn session_and_sign_in_limits_have_the_contract_defaults() -> anyhow::Result<()> {
+        let config = config(&[])?;
+        assert_eq!(config.infra.refresh_ttl, Duration::from_secs(30 * 24 * 3600));
+        let limits = config.infra.auth_limits;
+        assert_eq!((limits.per_address.burst, limits.per_address.per_second), (30.0, 1.0));
+        assert_eq!((limits.per_email.burst, limits.per_email.per_second), (10.0, 0.1));
+        let tuned = super::tests::config(&[("JWT_REFRESH_TTL_SECONDS", "60"), ("RATE_AUTH_PER_SEC", "0")])?;
+        assert_eq!(tuned.infra.refresh_ttl, Duration::from_secs(60));
+        assert!(tuned.infra.auth_limits.per_address.per_second.abs() < f64::EPSILON);
+        Ok(())
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderValue, RETRY_AFTER};
+use actix_web::http::header::{ALLOW, HeaderValue, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
 use domain::DomainError;
 use serde::Serialize;
@@ -34,6 +34,12 @@ pub enum ApiError {
     BadRequest(String),
     #[error("no such route")]
     RouteNotFound,
+    /// A known path with another method; `allow` lists the ones it takes.
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: String },
+    /// A body over the route's limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     #[error(transparent)]
     Domain(#[from] DomainError),
 }
@@ -43,6 +49,8 @@ impl ApiError {
         match self {
             Self::BadRequest(message) => (ErrorCode::BadRequest, message.clone()),
             Self::RouteNotFound => (ErrorCode::NotFound, "no such route".to_owned()),
+            Self::MethodNotAllowed { allow } => (ErrorCode::MethodNotAllowed, format!("this path takes {allow}")),
+            Self::PayloadTooLarge(message) => (ErrorCode::PayloadTooLarge, message.clone()),
             Self::Domain(error) => ErrorCode::of(error),
         }
     }
@@ -58,6 +66,8 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::RouteNotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             // No logging here: the code of an unexpected error is known without looking at it.
             Self::Domain(DomainError::Unexpected(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Domain(_) => self.code_and_message().0.status(),
@@ -67,6 +77,11 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let (code, message) = self.code_and_message();
         let mut response = HttpResponse::build(code.status());
+        if let Self::MethodNotAllowed { allow } = self
+            && let Ok(value) = HeaderValue::from_str(allow)
+        {
+            response.insert_header((ALLOW, value));
+        }
         if let Self::Domain(DomainError::RateLimited { retry_after } | DomainError::Unavailable { retry_after }) = self
             && let Ok(value) = HeaderValue::from_str(&retry_after_seconds(*retry_after).to_string())
         {

@@ -13,24 +13,34 @@ pub mod ws;
 pub use config::Config;
 pub use startup::Application;
 
+/// `messenger [serve|migrate|seed]`. Configuration comes from the environment (and a `.env` file); see
+/// README.md for the variables.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "messenger",
+    version,
+    about = "A Telegram-like messenger backend: REST, WebSocket, PostgreSQL or SQLite."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
 /// The subcommands of the binary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Subcommand)]
 pub enum Command {
+    /// Serve HTTP and WebSocket on LISTEN_ADDR, applying pending migrations first (the default).
     Serve,
+    /// Apply pending migrations and exit.
     Migrate,
+    /// Create the demo users, chats and messages (idempotent) and print the credentials.
     Seed,
 }
 
-impl Command {
-    /// # Errors
-    /// For an unknown subcommand, with the usage in the message.
-    pub fn parse(arg: Option<&str>) -> anyhow::Result<Self> {
-        match arg {
-            None | Some("serve") => Ok(Self::Serve),
-            Some("migrate") => Ok(Self::Migrate),
-            Some("seed") => Ok(Self::Seed),
-            Some(other) => anyhow::bail!("unknown command {other:?}; usage: messenger [serve|migrate|seed]"),
-        }
+impl Cli {
+    /// The subcommand asked for; `serve` when none is given.
+    pub fn command(&self) -> Command {
+        self.command.unwrap_or(Command::Serve)
     }
 }
 

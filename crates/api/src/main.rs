@@ -8,9 +8,10 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
+    // Parsed before anything else, so that `--help` and `--version` need no configuration.
+    let command = <api::Cli as clap::Parser>::parse().command();
     let _ = dotenvy::dotenv();
     api::telemetry::init(std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")));
-    let command = api::Command::parse(std::env::args().nth(1).as_deref())?;
     let config = api::Config::from_env()?;
     api::run(command, config).await
 }

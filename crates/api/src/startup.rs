@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
+use actix_web::http::header;
+use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use actix_ws::CloseCode;
 use anyhow::Context;
@@ -14,7 +16,6 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
-use crate::error::ApiError;
 use crate::http::{self, RequestSpan};
 use crate::openapi::ApiDoc;
 use crate::state::Services;
@@ -45,6 +46,13 @@ impl Application {
         let openapi = ApiDoc::openapi();
         let server = HttpServer::new(move || {
             App::new()
+                .wrap_fn(http::routing::head_as_get)
+                .wrap_fn(http::body_deadline::body_deadline)
+                .wrap(
+                    DefaultHeaders::new()
+                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                        .add((header::REFERRER_POLICY, "no-referrer")),
+                )
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(services.clone())
                 .app_data(hub_data.clone())
@@ -58,7 +66,7 @@ impl Application {
                     }),
                 )
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi.clone()))
-                .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::RouteNotFound) }))
+                .default_service(web::to(http::routing::unmatched))
         })
         // Small frames must leave at once: with Nagle's algorithm on, a frame waits for the peer's
         // delayed ACK (~40 ms) and real-time latency goes with it.
@@ -67,6 +75,8 @@ impl Application {
                 let _ = tcp.set_nodelay(true);
             }
         })
+        // A client gets this long to send its request head; a slow body is bounded by BodyDeadline.
+        .client_request_timeout(Duration::from_secs(5))
         .disable_signals()
         .shutdown_timeout(10)
         .listen(listener)?

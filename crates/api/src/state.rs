@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
+use app::auth::AuthPorts;
 use app::{AuthService, ChatService, MessageService, ReceiptService, SyncService, UserService};
 use domain::events::EventBus;
 use domain::health::HealthProbe;
@@ -25,9 +26,29 @@ pub struct Services {
 
 impl Services {
     pub fn new(adapters: Adapters, send_timeout: Duration) -> Self {
-        let Adapters { users, chats, messages, receipts, hasher, tokens, bus, limiter, health } = adapters;
+        let Adapters {
+            users,
+            chats,
+            messages,
+            receipts,
+            hasher,
+            tokens,
+            accounts,
+            sessions,
+            bus,
+            limiter,
+            auth_limiter,
+            health,
+        } = adapters;
         Self {
-            auth: AuthService::new(users.clone(), hasher, tokens),
+            auth: AuthService::new(AuthPorts {
+                users: users.clone(),
+                accounts,
+                hasher,
+                tokens,
+                sessions,
+                limiter: auth_limiter,
+            }),
             users: UserService::new(users.clone()),
             chats: ChatService::new(chats.clone(), users, receipts.clone(), bus.clone()),
             messages: MessageService::new(chats.clone(), messages.clone(), bus.clone(), limiter.clone())

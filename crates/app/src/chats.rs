@@ -46,7 +46,7 @@ impl ChatService {
         }
         let (chat, created) = self.chats.find_or_create_private(me, other).await?;
         if created {
-            self.publish_members_changed(&chat, None);
+            self.publish_members_changed(&chat);
         }
         Ok((chat, created))
     }
@@ -70,7 +70,7 @@ impl ChatService {
         }
         let chat = self.chats.create_group(&name, me, &members).await?;
         tracing::info!(chat_id = %chat.id, members = chat.members.len(), "group created");
-        self.publish_members_changed(&chat, None);
+        self.publish_members_changed(&chat);
         Ok(chat)
     }
 
@@ -91,7 +91,7 @@ impl ChatService {
         let added = self.chats.add_member(chat, user).await?;
         let updated = self.chats.find(chat).await?.ok_or(DomainError::NotFound("chat"))?;
         if added {
-            self.publish_members_changed(&updated, None);
+            self.publish_members_changed(&updated);
         }
         Ok(updated)
     }
@@ -152,9 +152,9 @@ impl ChatService {
         }
     }
 
-    /// Tells the chat's members (and `also`, who just left) that the chat changed.
-    fn publish_members_changed(&self, chat: &Chat, also: Option<UserId>) {
-        let affected = chat.members.iter().map(|m| m.user_id).chain(also).collect();
+    /// Tells the chat's members that the chat changed.
+    fn publish_members_changed(&self, chat: &Chat) {
+        let affected = chat.members.iter().map(|m| m.user_id).collect();
         self.bus.publish(Event::MembersChanged { chat_id: chat.id, affected });
     }
 }

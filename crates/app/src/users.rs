@@ -2,11 +2,27 @@
 
 use std::sync::Arc;
 
-use domain::user::{User, UserRepository};
+use domain::user::{User, UserQuery, UserRepository};
 use domain::{DomainError, UserId};
 
 const SEARCH_DEFAULT_LIMIT: i64 = 20;
 const SEARCH_MAX_LIMIT: i64 = 100;
+
+/// A user as a viewer sees them. Another user's email is shown only to whoever searched for exactly
+/// that email (they typed it); the viewer's own always.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserView {
+    pub id: UserId,
+    pub name: String,
+    pub email: Option<String>,
+}
+
+impl UserView {
+    fn seen_by(user: User, viewer: UserId, query: &UserQuery) -> Self {
+        let visible = user.id == viewer || query.is_exactly(&user.email);
+        Self { id: user.id, name: user.name, email: visible.then_some(user.email) }
+    }
+}
 
 pub struct UserService {
     users: Arc<dyn UserRepository>,
@@ -23,17 +39,25 @@ impl UserService {
         self.users.find_by_id(me).await?.ok_or(DomainError::Unauthorized)
     }
 
-    /// Users whose name or email contains `query`; an empty query lists users by id.
+    /// Users, by id, whose name contains `query` (case-insensitively) or whose email is `query` (ignoring
+    /// case); an empty query lists users by id. Emails are shown as [`UserView`] says.
     ///
     /// # Errors
-    /// `InvalidInput` for a limit outside 1..=100.
-    pub async fn search(&self, query: Option<&str>, limit: Option<i64>) -> Result<Vec<User>, DomainError> {
+    /// `InvalidInput` for a limit outside 1..=100 or a query holding a control character.
+    pub async fn search(
+        &self,
+        viewer: UserId,
+        query: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<Vec<UserView>, DomainError> {
+        let query = UserQuery::new(query.unwrap_or(""))?;
         let limit = limit.unwrap_or(SEARCH_DEFAULT_LIMIT);
         let limit = match u32::try_from(limit) {
             Ok(l) if (1..=SEARCH_MAX_LIMIT).contains(&limit) => l,
             _ => return Err(DomainError::invalid(format!("limit must be between 1 and {SEARCH_MAX_LIMIT}"))),
         };
-        self.users.search(query.unwrap_or("").trim(), limit).await
+        let found = self.users.search(query.as_str(), limit).await?;
+        Ok(found.into_iter().map(|user| UserView::seen_by(user, viewer, &query)).collect())
     }
 }
 
@@ -50,13 +74,47 @@ mod tests {
         assert!(matches!(UserService::new(Arc::new(users)).me(UserId(1)).await, Err(DomainError::Unauthorized)));
     }
 
+    fn user(id: i64, name: &str) -> User {
+        User { id: UserId(id), name: name.into(), email: format!("{name}@example.com") }
+    }
+
     #[tokio::test]
     async fn search_trims_the_query_and_bounds_the_limit() {
         let mut users = MockUserRepository::new();
         users.expect_search().withf(|q, l| q == "bo" && *l == 20).times(1).returning(|_, _| Ok(vec![]));
         let service = UserService::new(Arc::new(users));
-        assert!(service.search(Some(" bo "), None).await.is_ok());
-        assert!(matches!(service.search(None, Some(0)).await, Err(DomainError::InvalidInput(_))));
-        assert!(matches!(service.search(None, Some(101)).await, Err(DomainError::InvalidInput(_))));
+        assert!(service.search(UserId(1), Some(" bo "), None).await.is_ok());
+        assert!(matches!(service.search(UserId(1), None, Some(0)).await, Err(DomainError::InvalidInput(_))));
+        assert!(matches!(service.search(UserId(1), None, Some(101)).await, Err(DomainError::InvalidInput(_))));
+    }
+
+    #[tokio::test]
+    async fn a_query_with_a_control_character_never_reaches_the_repository() {
+        let service = UserService::new(Arc::new(MockUserRepository::new()));
+        for q in ["\u{0}", "bo\u{0}b", "bo\rb", "\u{1b}[0m"] {
+            assert!(
+                matches!(service.search(UserId(1), Some(q), None).await, Err(DomainError::InvalidInput(_))),
+                "{q:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_query_is_composed_before_it_reaches_the_repository() {
+        let mut users = MockUserRepository::new();
+        users.expect_search().withf(|q, _| q == "am\u{e9}lie").times(1).returning(|_, _| Ok(vec![]));
+        assert!(UserService::new(Arc::new(users)).search(UserId(1), Some("ame\u{301}lie"), None).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn another_users_email_is_shown_only_when_it_is_exactly_what_was_searched_for() {
+        let mut users = MockUserRepository::new();
+        users.expect_search().returning(|_, _| Ok(vec![user(1, "me"), user(2, "bob"), user(3, "bobby")]));
+        let service = UserService::new(Arc::new(users));
+        let emails = |found: Vec<UserView>| found.into_iter().map(|u| u.email).collect::<Vec<_>>();
+        let by_name = service.search(UserId(1), Some("b"), None).await.map(emails).ok();
+        assert_eq!(by_name, Some(vec![Some("me@example.com".into()), None, None]), "only the viewer's own");
+        let by_email = service.search(UserId(1), Some(" BOB@example.com "), None).await.map(emails).ok();
+        assert_eq!(by_email, Some(vec![Some("me@example.com".into()), Some("bob@example.com".into()), None]));
     }
 }

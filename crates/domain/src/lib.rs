@@ -8,6 +8,8 @@ pub mod health;
 pub mod ids;
 pub mod message;
 pub mod rate_limit;
+pub mod session;
+pub mod text;
 pub mod user;
 
 pub use error::DomainError;

@@ -1,4 +1,6 @@
-//! The port for per-user rate limits.
+//! The ports for rate limits: per user (sends, requests) and per origin of an authentication attempt.
+
+use std::net::IpAddr;
 
 use crate::error::DomainError;
 use crate::ids::UserId;
@@ -23,4 +25,23 @@ pub trait RateLimiter: Send + Sync {
 
     /// Gives back a token taken for an action that turned out to be free (a duplicate send).
     fn refund(&self, user: UserId, kind: RateKind);
+}
+
+/// Where a registration or sign-in attempt comes from, as far as the limits care.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AttemptOrigin {
+    /// The client's address; `None` when unknown (then only the per-email limit applies).
+    pub address: Option<IpAddr>,
+}
+
+/// Budgets for attempts to register or sign in, which cost a password hash each: per client address
+/// and per email, so that neither one guesser nor many guessers at one account get far.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+pub trait AuthAttemptLimiter: Send + Sync {
+    /// Takes one attempt from the address's budget and, when an email is named, from the email's.
+    ///
+    /// # Errors
+    /// `RateLimited` with the time until the attempt would be admitted.
+    #[allow(clippy::needless_lifetimes, reason = "mockall cannot mock an elided lifetime inside Option")]
+    fn admit<'a>(&self, origin: &AttemptOrigin, email: Option<&'a str>) -> Result<(), DomainError>;
 }

@@ -8,5 +8,5 @@ pub mod rate_limit;
 mod seed;
 mod wiring;
 
-pub use rate_limit::RateLimits;
+pub use rate_limit::{AuthLimits, Rate, RateLimits};
 pub use wiring::{Adapters, InfraConfig, build, migrate, seed};

@@ -7,18 +7,22 @@ use domain::chat::ChatRepository;
 use domain::events::EventBus;
 use domain::health::HealthProbe;
 use domain::message::{MessageRepository, ReceiptRepository};
-use domain::rate_limit::RateLimiter;
-use domain::user::{PasswordHasher, TokenService, UserRepository};
+use domain::rate_limit::{AuthAttemptLimiter, RateLimiter};
+use domain::session::SessionStore;
+use domain::user::{AccountStamps, PasswordHasher, TokenService, UserRepository};
 
 use async_trait::async_trait;
 use domain::DomainError;
 use sea_orm::DatabaseConnection;
 
-use crate::auth::{BcryptHasher, JwtTokens};
+use crate::auth::{BcryptHasher, CachedAccountStamps, JwtTokens};
 use crate::bus::{InProcessBus, RedisBus};
-use crate::db::{self, BatchedMessageRepository, SeaChatRepository, SeaReceiptRepository, SeaUserRepository};
+use crate::db::{
+    self, BatchedMessageRepository, SeaAccountStamps, SeaChatRepository, SeaReceiptRepository, SeaSessionStore,
+    SeaUserRepository,
+};
 use crate::membership_cache::MembershipCache;
-use crate::rate_limit::{RateLimits, TokenBuckets};
+use crate::rate_limit::{AuthBuckets, AuthLimits, RateLimits, TokenBuckets};
 
 /// What the adapters need to know; the api crate fills it from the environment.
 #[derive(Debug, Clone)]
@@ -30,8 +34,11 @@ pub struct InfraConfig {
     pub redis_channel: String,
     pub jwt_secret: Vec<u8>,
     pub jwt_ttl: Duration,
+    /// How long a refresh token stays valid (each refresh starts it again).
+    pub refresh_ttl: Duration,
     pub bcrypt_cost: u32,
     pub rate_limits: RateLimits,
+    pub auth_limits: AuthLimits,
 }
 
 /// Every port, implemented.
@@ -43,8 +50,11 @@ pub struct Adapters {
     pub receipts: Arc<dyn ReceiptRepository>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub tokens: Arc<dyn TokenService>,
+    pub accounts: Arc<dyn AccountStamps>,
+    pub sessions: Arc<dyn SessionStore>,
     pub bus: Arc<dyn EventBus>,
     pub limiter: Arc<dyn RateLimiter>,
+    pub auth_limiter: Arc<dyn AuthAttemptLimiter>,
     pub health: Arc<dyn HealthProbe>,
 }
 
@@ -73,8 +83,11 @@ pub async fn build(config: &InfraConfig) -> anyhow::Result<Adapters> {
         receipts: Arc::new(SeaReceiptRepository::new(pool.clone())),
         hasher: Arc::new(BcryptHasher::new(config.bcrypt_cost)),
         tokens: Arc::new(JwtTokens::new(&config.jwt_secret, config.jwt_ttl)),
+        accounts: Arc::new(CachedAccountStamps::new(Arc::new(SeaAccountStamps::new(pool.clone())))),
+        sessions: Arc::new(SeaSessionStore::new(pool.clone(), config.refresh_ttl)),
         bus,
         limiter: Arc::new(TokenBuckets::new(config.rate_limits)),
+        auth_limiter: Arc::new(AuthBuckets::new(config.auth_limits)),
         health,
     })
 }

@@ -22,6 +22,26 @@ struct TestDb {
     _dir: Option<tempdir::Dir>,
 }
 
+/// A test that fails never reaches `drop_database`: its PostgreSQL database is dropped here, from a
+/// thread with a runtime of its own (drop runs outside async).
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.admin.take() else { return };
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let admin = infra::db::connect(&admin_url, 1).await?;
+                admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+                admin.close().await?;
+                anyhow::Ok(())
+            })
+        });
+        if let Ok(Err(error)) = cleanup.join() {
+            eprintln!("could not drop a test database: {error}");
+        }
+    }
+}
+
 mod tempdir {
     pub struct Dir(pub std::path::PathBuf);
     impl Drop for Dir {
@@ -56,9 +76,10 @@ impl TestDb {
         }
     }
 
-    async fn drop_database(self) -> anyhow::Result<()> {
-        self.db.close().await?;
-        if let Some((admin_url, name)) = self.admin {
+    /// Drops the database now (a failing test drops it in `Drop` instead).
+    async fn drop_database(mut self) -> anyhow::Result<()> {
+        self.db.clone().close().await?;
+        if let Some((admin_url, name)) = self.admin.take() {
             let admin = infra::db::connect(&admin_url, 1).await?;
             admin.execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)")).await?;
             admin.close().await?;

@@ -1,23 +1,35 @@
 //! The JSON shapes of the REST API. They live here only; the domain knows nothing of them.
 
+use app::users::UserView;
 use domain::UserId;
 use domain::chat::{Chat, ChatSummary, Member};
-use domain::user::{AccessToken, User};
+use domain::session::SessionTokens;
+use domain::user::User;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub use crate::wire::MessageDto;
 
+/// A user. `email` is present for the caller itself, and for another user only in a search whose `q`
+/// was exactly that email.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserDto {
     pub id: i64,
     pub name: String,
-    pub email: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
+/// The caller itself (registration, `GET /users/me`): with its email.
 impl From<User> for UserDto {
     fn from(u: User) -> Self {
+        Self { id: u.id.0, name: u.name, email: Some(u.email) }
+    }
+}
+
+impl From<UserView> for UserDto {
+    fn from(u: UserView) -> Self {
         Self { id: u.id.0, name: u.name, email: u.email }
     }
 }
@@ -90,13 +102,24 @@ pub struct TokenDto {
     pub access_token: String,
     #[schema(example = "bearer")]
     pub token_type: &'static str,
-    /// Seconds until the token expires.
+    /// Seconds until the access token expires.
     pub expires_in: u64,
+    /// Single use: `grant_type=refresh_token` at `POST /auth/token` exchanges it for a new pair. Using it
+    /// a second time ends the session.
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires (each refresh starts it again).
+    pub refresh_expires_in: u64,
 }
 
-impl From<AccessToken> for TokenDto {
-    fn from(t: AccessToken) -> Self {
-        Self { access_token: t.token, token_type: "bearer", expires_in: t.expires_in_seconds }
+impl From<SessionTokens> for TokenDto {
+    fn from(t: SessionTokens) -> Self {
+        Self {
+            access_token: t.access.token,
+            token_type: "bearer",
+            expires_in: t.access.expires_in_seconds,
+            refresh_token: t.refresh.token.expose().to_owned(),
+            refresh_expires_in: t.refresh.expires_in.as_secs(),
+        }
     }
 }
 
@@ -113,18 +136,38 @@ pub struct RegisterRequest {
     pub password: String,
 }
 
-/// OAuth2 password grant (`username` is the email); `grant_type` may be omitted.
+/// An OAuth2 token request. The password grant: `grant_type=password` (or omitted), `username` (the
+/// email) and `password`. The refresh grant: `grant_type=refresh_token` and `refresh_token`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenForm {
+    #[schema(example = "password")]
     pub grant_type: Option<String>,
-    pub username: String,
-    pub password: String,
+    /// The email; required by the password grant.
+    pub username: Option<String>,
+    /// Required by the password grant.
+    pub password: Option<String>,
+    /// Required by the refresh grant.
+    pub refresh_token: Option<String>,
 }
 
+/// The token request as JSON: `{"email", "password"}`, or `{"grant_type": "refresh_token",
+/// "refresh_token"}`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenJson {
-    pub email: String,
-    pub password: String,
+    #[schema(example = "password")]
+    pub grant_type: Option<String>,
+    /// Required by the password grant.
+    pub email: Option<String>,
+    /// Required by the password grant.
+    pub password: Option<String>,
+    /// Required by the refresh grant.
+    pub refresh_token: Option<String>,
+}
+
+/// Ends the session of this refresh token.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LogoutRequest {
+    pub refresh_token: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

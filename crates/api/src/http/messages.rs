@@ -14,16 +14,22 @@ use crate::state::Services;
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct HistoryParams {
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     /// Messages to skip, default 0 (from the oldest; from the `before_*` cursor backwards when given).
+    #[param(minimum = 0)]
     offset: Option<i64>,
     /// Only messages after this one (catch-up); within a chat ids grow with seq.
+    #[param(minimum = 0)]
     after_id: Option<i64>,
     /// Only messages before this one, the page right before it (scrolling up). An extension.
+    #[param(minimum = 0)]
     before_id: Option<i64>,
     /// Only messages with a greater seq (filling a gap after seq N: `after_seq=N`).
+    #[param(minimum = 0)]
     after_seq: Option<i64>,
     /// Only messages with a smaller seq: the `limit` messages right before it.
+    #[param(minimum = 0)]
     before_seq: Option<i64>,
 }
 

@@ -1,6 +1,7 @@
 //! The REST adapter: one file per area, thin handlers over the use-cases.
 
 pub mod auth;
+pub mod body_deadline;
 pub mod chats;
 pub mod dto;
 pub mod extract;
@@ -8,6 +9,7 @@ pub mod groups;
 pub mod health;
 mod logging;
 pub mod messages;
+pub mod routing;
 pub mod sync;
 pub mod users;
 pub mod web;
@@ -24,6 +26,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .app_data(extract::path_config())
         .service(auth::register)
         .service(auth::token)
+        .service(auth::logout)
         .service(users::me)
         .service(users::search)
         .service(chats::open_private)

@@ -21,13 +21,15 @@ pub async fn me(services: web::Data<Services>, user: AuthUser) -> Result<HttpRes
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct SearchQuery {
-    /// A substring of the name or email (case-insensitive); empty lists users by id.
+    /// A substring of the name (case-insensitive), or a whole email (ignoring case); empty lists users by
+    /// id. No control characters but newline and tab.
     q: Option<String>,
     /// 1 to 100, default 20.
     limit: Option<i64>,
 }
 
-/// Find users by name or email.
+/// Find users by name, or by their exact email. Another user's `email` is in the answer only when `q`
+/// is exactly that email; the caller's own always.
 #[utoipa::path(tag = "users", security(("bearer" = [])), params(SearchQuery), responses(
     (status = 200, body = [UserDto]),
     (status = 401, body = ErrorBody),
@@ -36,9 +38,9 @@ pub struct SearchQuery {
 #[get("/users")]
 pub async fn search(
     services: web::Data<Services>,
-    _user: AuthUser,
+    user: AuthUser,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let users = services.users.search(query.q.as_deref(), query.limit).await?;
+    let users = services.users.search(user.0, query.q.as_deref(), query.limit).await?;
     Ok(HttpResponse::Ok().json(users.into_iter().map(UserDto::from).collect::<Vec<_>>()))
 }

@@ -1,6 +1,8 @@
 //! The web client, embedded in the binary: no separate server, no build step.
 
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY as CONTENT_SECURITY_POLICY_HEADER, CONTENT_TYPE, X_FRAME_OPTIONS,
+};
 use actix_web::{HttpResponse, get, web};
 
 use crate::error::ApiError;
@@ -38,11 +40,19 @@ fn content_type(name: &str) -> &'static str {
     }
 }
 
+/// The page runs only its own modules and talks only to its own origin (HTTP and WebSocket); it may
+/// not be framed. Scripts set element styles through the DOM, which `style-src 'self'` allows.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; \
+    form-action 'self'; frame-ancestors 'none'";
+
 #[get("/")]
 pub async fn index() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((CACHE_CONTROL, "no-cache"))
+        .insert_header((CONTENT_SECURITY_POLICY_HEADER, CONTENT_SECURITY_POLICY))
+        .insert_header((X_FRAME_OPTIONS, "DENY"))
         .body(INDEX)
 }
 

@@ -14,6 +14,8 @@ pub enum ErrorCode {
     Conflict,
     InvalidInput,
     RateLimited,
+    MethodNotAllowed,
+    PayloadTooLarge,
     Unavailable,
     Internal,
 }
@@ -32,6 +34,8 @@ impl ErrorCode {
             Self::Conflict => "conflict",
             Self::InvalidInput => "invalid_input",
             Self::RateLimited => "rate_limited",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -46,6 +50,8 @@ impl ErrorCode {
             Self::EmailTaken | Self::Conflict => StatusCode::CONFLICT,
             Self::InvalidInput => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -78,15 +78,19 @@ impl Hub {
         &self.shards[usize::try_from(user.0.rem_euclid(SHARDS as i64)).unwrap_or(0)]
     }
 
-    /// Adds a connection; from now on it gets every event for its user. Returns the queue its writer
-    /// drains.
-    pub fn register(&self, user: UserId) -> (Arc<Connection>, mpsc::Receiver<ByteString>) {
+    /// Adds a connection unless its user holds `max_per_user` already (0: no limit); from now on it
+    /// gets every event for its user. Returns the queue its writer drains.
+    pub fn register(&self, user: UserId, max_per_user: usize) -> Option<(Arc<Connection>, mpsc::Receiver<ByteString>)> {
+        let mut shard = self.shard(user).write().unwrap_or_else(|p| p.into_inner());
+        let devices = shard.entry(user).or_default();
+        if max_per_user > 0 && devices.len() >= max_per_user {
+            return None;
+        }
         let (outbox, inbox) = mpsc::channel(self.queue_capacity);
         let (close, _) = watch::channel(None);
         let connection = Arc::new(Connection { id: ConnectionId::new(), user, outbox, close });
-        let mut shard = self.shard(user).write().unwrap_or_else(|p| p.into_inner());
-        shard.entry(user).or_default().push(connection.clone());
-        (connection, inbox)
+        devices.push(connection.clone());
+        Some((connection, inbox))
     }
 
     pub fn unregister(&self, connection: &Connection) {
@@ -220,10 +224,10 @@ mod tests {
     #[test]
     fn the_sending_device_gets_an_ack_and_every_other_device_the_message() {
         let hub = Hub::new(8);
-        let (phone, mut phone_inbox) = hub.register(UserId(1));
-        let (_laptop, mut laptop_inbox) = hub.register(UserId(1));
-        let (_bob, mut bob_inbox) = hub.register(UserId(2));
-        let (_carol, mut carol_inbox) = hub.register(UserId(3));
+        let (phone, mut phone_inbox) = hub.register(UserId(1), 0).expect("no limit");
+        let (_laptop, mut laptop_inbox) = hub.register(UserId(1), 0).expect("no limit");
+        let (_bob, mut bob_inbox) = hub.register(UserId(2), 0).expect("no limit");
+        let (_carol, mut carol_inbox) = hub.register(UserId(3), 0).expect("no limit");
         hub.deliver(&sent(Some(phone.id)));
         assert!(phone_inbox.try_recv().is_ok_and(|f| f.contains(r#""type":"ack""#)));
         assert!(laptop_inbox.try_recv().is_ok_and(|f| f.contains(r#""type":"message""#)));
@@ -235,8 +239,8 @@ mod tests {
     #[test]
     fn a_full_queue_closes_its_connection_only() {
         let hub = Hub::new(2);
-        let (slow, _slow_inbox) = hub.register(UserId(2));
-        let (_fast, mut fast_inbox) = hub.register(UserId(1));
+        let (slow, _slow_inbox) = hub.register(UserId(2), 0).expect("no limit");
+        let (_fast, mut fast_inbox) = hub.register(UserId(1), 0).expect("no limit");
         let closing = slow.closing();
         for _ in 0..3 {
             hub.deliver(&sent(None));

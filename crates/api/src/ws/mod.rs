@@ -4,6 +4,7 @@
 //! turns domain events into frames; [`session`] runs one connection (a reader that handles the client's
 //! frames in order, a writer that drains the bounded outbound queue and pings).
 
+mod frame_guard;
 pub mod hub;
 pub mod protocol;
 mod session;

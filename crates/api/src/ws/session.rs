@@ -1,16 +1,21 @@
 //! One WebSocket connection: authentication before the upgrade, then a reader and a writer task.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::dev;
+use actix_web::error::PayloadError;
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
 use bytestring::ByteString;
 use domain::{ChatId, DomainError, MessageId};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
 use tokio::sync::{Mutex, mpsc, watch};
 
+use super::frame_guard::{FrameGuard, Oversized};
 use super::hub::{Connection, Hub};
 use super::protocol::{self, ClientFrame, ServerFrame};
 use crate::error::ApiError;
@@ -29,6 +34,8 @@ pub struct WsSettings {
     pub ping_interval: Duration,
     /// A peer silent (no frame, no pong) for this long is dropped.
     pub idle_timeout: Duration,
+    /// Sockets one user may hold on this instance; one more upgrade is refused with 429.
+    pub max_connections_per_user: usize,
 }
 
 impl Default for WsSettings {
@@ -38,6 +45,7 @@ impl Default for WsSettings {
             outbound_queue: 256,
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
+            max_connections_per_user: 50,
         }
     }
 }
@@ -63,9 +71,27 @@ pub async fn upgrade(
     settings: web::Data<WsSettings>,
 ) -> Result<HttpResponse, ApiError> {
     let token = token_of(&req).ok_or(DomainError::Unauthorized)?;
-    let user = services.auth.authenticate(&token)?;
-    let (response, session, stream) = actix_ws::handle(&req, body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let (connection, outbox) = hub.register(user);
+    let user = services.auth.authenticate(&token).await?;
+    services.admit_request(user)?;
+    let oversized = Oversized::default();
+    // The guard sits between the socket and actix-ws: it must own the request's payload, and
+    // `web::Payload` is only built by its extractor, from whatever payload it is handed.
+    let guarded: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> =
+        Box::pin(FrameGuard::new(body, settings.max_frame_bytes, oversized.clone()));
+    let body = web::Payload::from_request(&req, &mut dev::Payload::from(guarded))
+        .await
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let Some((connection, outbox)) = hub.register(user, settings.max_connections_per_user) else {
+        tracing::warn!(user_id = %user, "too many websockets for one user; upgrade refused");
+        return Err(DomainError::RateLimited { retry_after: Duration::from_secs(1) }.into());
+    };
+    let (response, session, stream) = match actix_ws::handle(&req, body) {
+        Ok(handled) => handled,
+        Err(error) => {
+            hub.unregister(&connection);
+            return Err(ApiError::BadRequest(error.to_string()));
+        }
+    };
     tracing::info!(user_id = %user, connection = %connection.id.0, "websocket connected");
     let settings = **settings;
     let last_heard = Arc::new(Mutex::new(Instant::now()));
@@ -75,12 +101,20 @@ pub async fn upgrade(
         .aggregate_continuations()
         .max_continuation_size(settings.max_frame_bytes);
     actix_web::rt::spawn(async move {
-        read(session, stream, &connection, &services, last_heard, settings.idle_timeout).await;
+        let limits = ReadLimits { idle_timeout: settings.idle_timeout, oversized };
+        read(session, stream, &connection, &services, last_heard, limits).await;
         hub.unregister(&connection);
         connection.close(CloseCode::Normal);
         tracing::info!(user_id = %connection.user, connection = %connection.id.0, "websocket disconnected");
     });
     Ok(response)
+}
+
+/// What ends a connection from the reading side.
+struct ReadLimits {
+    idle_timeout: Duration,
+    /// Set by the frame guard when the client declared a frame or message over the limit.
+    oversized: Oversized,
 }
 
 /// Handles the client's frames one after another, in the order sent.
@@ -90,8 +124,9 @@ async fn read(
     connection: &Connection,
     services: &Services,
     last_heard: Arc<Mutex<Instant>>,
-    idle_timeout: Duration,
+    limits: ReadLimits,
 ) {
+    let ReadLimits { idle_timeout, oversized } = limits;
     let mut closing = connection.closing();
     // Once a close is under way the stream is kept (and so the connection) until the peer answers the
     // close frame or a grace period ends: dropping it at once could cut the close frame off.
@@ -132,6 +167,9 @@ async fn read(
             Ok(AggregatedMessage::Pong(_)) => {}
             Ok(AggregatedMessage::Close(_)) => return,
             Err(ProtocolError::Overflow) => {
+                connection.close(CloseCode::Size);
+            }
+            Err(_) if oversized.is_set() => {
                 connection.close(CloseCode::Size);
             }
             Err(error) => {

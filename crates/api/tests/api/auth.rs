@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{code, spawn_app};
+use crate::helpers::{TEST_JWT_SECRET, TestApp, code, id, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn registration_answers_the_user_and_refuses_a_taken_email_whatever_its_case() -> anyhow::Result<()> {
@@ -86,17 +86,29 @@ async fn tokens_come_from_the_password_form_or_json_and_wrong_credentials_are_re
     Ok(())
 }
 
+/// The claims of a token this server signed, for forging variants of it.
+fn claims_of(token: &str) -> anyhow::Result<Value> {
+    let key = jsonwebtoken::DecodingKey::from_secret(TEST_JWT_SECRET.as_bytes());
+    let validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    Ok(jsonwebtoken::decode::<Value>(token, &key, &validation)?.claims)
+}
+
+fn sign(claims: &Value, secret: &[u8]) -> anyhow::Result<String> {
+    Ok(jsonwebtoken::encode(&jsonwebtoken::Header::default(), claims, &jsonwebtoken::EncodingKey::from_secret(secret))?)
+}
+
 #[tokio::test]
 async fn missing_malformed_forged_and_expired_tokens_are_unauthorized() -> anyhow::Result<()> {
     let app = spawn_app().await?;
-    let (user, _) = app.register("carol").await?;
+    let (_, token) = app.register("carol").await?;
     let now = chrono::Utc::now().timestamp();
-    let sign = |secret: &[u8], exp: i64| {
-        let claims = json!({"sub": user["id"].to_string(), "iat": now - 7200, "exp": exp});
-        jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &jsonwebtoken::EncodingKey::from_secret(secret))
-    };
-    let forged = sign(b"not-the-secret", now + 3600)?;
-    let expired = sign(b"test-secret", now - 3600)?;
+    let mut claims = claims_of(&token)?;
+    claims["iat"] = json!(now - 7200);
+    claims["exp"] = json!(now + 3600);
+    let forged = sign(&claims, b"not the secret, though just as long")?;
+    let valid = sign(&claims, TEST_JWT_SECRET.as_bytes())?;
+    claims["exp"] = json!(now - 3600);
+    let expired = sign(&claims, TEST_JWT_SECRET.as_bytes())?;
     let missing = app.client.get(app.url("/users/me")).send().await?;
     assert_eq!(missing.status(), 401);
     assert_eq!(code(&missing.json().await?), "unauthorized");
@@ -104,8 +116,56 @@ async fn missing_malformed_forged_and_expired_tokens_are_unauthorized() -> anyho
         let (status, body) = app.get(token, "/users/me").await?;
         assert_eq!((status, code(&body)), (401, "unauthorized"), "{token}");
     }
-    let valid = sign(b"test-secret", now + 3600)?;
     assert_eq!(app.get(&valid, "/users/me").await?.0, 200, "the forging helper itself is sound");
+    Ok(())
+}
+
+/// What a WebSocket upgrade with this token answers, before any upgrade.
+async fn upgrade_status(app: &TestApp, token: &str) -> anyhow::Result<(u16, Value)> {
+    let response = app
+        .client
+        .get(app.url(&format!("/ws?token={token}")))
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "websocket")
+        .header("Sec-WebSocket-Version", "13")
+        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    Ok((status, if status == 101 { Value::Null } else { response.json().await? }))
+}
+
+#[tokio::test]
+async fn a_signed_token_of_a_user_that_does_not_exist_is_unauthorized_everywhere() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let (user, token) = app.register("dave").await?;
+    let mut ghost = claims_of(&token)?;
+    ghost["sub"] = json!((id(&user) + 1000).to_string());
+    let ghost = sign(&ghost, TEST_JWT_SECRET.as_bytes())?;
+    for path in ["/users/me", "/chats"] {
+        let (status, body) = app.get(&ghost, path).await?;
+        assert_eq!((status, code(&body)), (401, "unauthorized"), "{path}");
+    }
+    let (status, body) = app.post(&ghost, "/groups", json!({"name": "Ghosts", "member_ids": [id(&user)]})).await?;
+    assert_eq!((status, code(&body)), (401, "unauthorized"), "POST /groups was a foreign-key 500");
+    let (status, body) = upgrade_status(&app, &ghost).await?;
+    assert_eq!((status, code(&body)), (401, "unauthorized"), "the WebSocket upgrade");
+    assert_eq!(upgrade_status(&app, &token).await?.0, 101, "a real user's token upgrades");
+    Ok(())
+}
+
+#[tokio::test]
+async fn after_a_database_reset_an_old_token_does_not_become_the_new_user_with_its_id() -> anyhow::Result<()> {
+    let before = spawn_app().await?;
+    let (old_user, old_token) = before.register("old").await?;
+    // The same secret, a fresh database: the first user there gets the same id.
+    let after = spawn_app().await?;
+    let (new_user, new_token) = after.register("new").await?;
+    assert_eq!(id(&old_user), id(&new_user));
+    let (status, body) = after.get(&old_token, "/users/me").await?;
+    assert_eq!((status, code(&body)), (401, "unauthorized"));
+    assert_eq!(upgrade_status(&after, &old_token).await?.0, 401);
+    assert_eq!(after.get(&new_token, "/users/me").await?, (200, new_user));
     Ok(())
 }
 
@@ -122,5 +182,79 @@ async fn users_can_be_searched_by_name_or_email() -> anyhow::Result<()> {
     assert_eq!(names, ["Zelda", "zebra"]);
     let (status, body) = app.get(&token, "/users?limit=0").await?;
     assert_eq!((status, code(&body)), (422, "invalid_input"));
+    Ok(())
+}
+
+/// A sign-in attempt from this test's address; returns the status and the `Retry-After` header.
+async fn attempt(app: &TestApp, email: &str, password: &str) -> anyhow::Result<(u16, Option<u64>, Value)> {
+    let response =
+        app.client.post(app.url("/auth/token")).form(&[("username", email), ("password", password)]).send().await?;
+    let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok());
+    Ok((response.status().as_u16(), retry_after, response.json().await?))
+}
+
+#[tokio::test]
+async fn one_address_gets_30_attempts_then_429_with_retry_after_and_so_does_registration() -> anyhow::Result<()> {
+    // The contract's defaults: "" is the default value.
+    let app = spawn_app_with(&[("RATE_AUTH_PER_SEC", "")]).await?;
+    for i in 0..30 {
+        let (status, _, body) = attempt(&app, &format!("guess{i}@example.com"), "wrong-password").await?;
+        assert_eq!((status, code(&body)), (401, "invalid_credentials"), "attempt {i}");
+    }
+    let (status, retry_after, body) = attempt(&app, "guess-more@example.com", "wrong-password").await?;
+    assert_eq!((status, code(&body)), (429, "rate_limited"));
+    assert_eq!(retry_after, Some(1));
+    let register = app
+        .client
+        .post(app.url("/auth/register"))
+        .json(&json!({"name": "Late", "email": "late@example.com", "password": "password123"}))
+        .send()
+        .await?;
+    assert_eq!(register.status(), 429);
+    assert!(register.headers().contains_key("retry-after"));
+    assert_eq!(code(&register.json().await?), "rate_limited");
+    Ok(())
+}
+
+#[tokio::test]
+async fn one_email_gets_10_attempts_whatever_the_address_and_others_are_unaffected() -> anyhow::Result<()> {
+    let app = spawn_app_with(&[("RATE_AUTH_PER_SEC", "100"), ("RATE_AUTH_BURST", "100")]).await?;
+    for i in 0..10 {
+        let (status, _, _) = attempt(&app, "victim@example.com", &format!("guess-{i}")).await?;
+        assert_eq!(status, 401, "attempt {i}");
+    }
+    let (status, retry_after, body) = attempt(&app, "VICTIM@example.com", "guess-10").await?;
+    assert_eq!((status, code(&body)), (429, "rate_limited"));
+    assert!(retry_after.is_some_and(|s| (5..=10).contains(&s)), "{retry_after:?}");
+    let (status, _, body) = attempt(&app, "someone-else@example.com", "guess").await?;
+    assert_eq!((status, code(&body)), (401, "invalid_credentials"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_password_longer_than_72_bytes_does_not_sign_in_on_its_first_72() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let password = "p".repeat(72);
+    let email = format!("long-{}@example.com", uuid::Uuid::new_v4().simple());
+    let registered = app
+        .client
+        .post(app.url("/auth/register"))
+        .json(&json!({"name": "Long", "email": email, "password": password}))
+        .send()
+        .await?;
+    assert_eq!(registered.status(), 201);
+    let (status, _, body) = attempt(&app, &email, &format!("{password}and more")).await?;
+    assert_eq!((status, code(&body)), (401, "invalid_credentials"));
+    assert_eq!(attempt(&app, &email, &password).await?.0, 200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_server_refuses_to_start_with_a_short_or_placeholder_secret() -> anyhow::Result<()> {
+    for secret in ["s", "change-me-in-production"] {
+        let refused = spawn_app_with(&[("JWT_SECRET", secret)]).await;
+        let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("JWT_SECRET"), "{secret}: {message:?}");
+    }
     Ok(())
 }

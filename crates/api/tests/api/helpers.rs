@@ -77,11 +77,17 @@ impl Drop for TestDatabase {
     }
 }
 
+/// The servers' signing key in tests: as long as the server demands (32 bytes), so that tests can
+/// forge tokens with it.
+pub const TEST_JWT_SECRET: &str = "test secret: 32+ bytes, tests only";
+
 pub async fn spawn_app() -> anyhow::Result<TestApp> {
     spawn_app_with(&[]).await
 }
 
-/// A server configured like production but for speed (bcrypt cost 4) and the given overrides.
+/// A server configured like production but for speed (bcrypt cost 4), without the sign-in limits (a test
+/// registers many users from one address; the limits have tests of their own) and with the given
+/// overrides.
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> anyhow::Result<TestApp> {
     let database = TestDatabase::create().await?;
     let app = spawn_on(database.url(), overrides).await?;
@@ -99,7 +105,8 @@ pub async fn spawn_on(
     let mut vars: HashMap<String, String> = [
         ("DATABASE_URL", database_url.as_str()),
         ("LISTEN_ADDR", "127.0.0.1:0"),
-        ("JWT_SECRET", "test-secret"),
+        ("JWT_SECRET", TEST_JWT_SECRET),
+        ("RATE_AUTH_PER_SEC", "0"),
         ("BCRYPT_COST", "4"),
         ("DB_MAX_CONNECTIONS", "8"),
     ]
@@ -181,14 +188,19 @@ pub async fn register_at(client: &reqwest::Client, address: &str, name: &str) ->
 
 /// Signs in through the OAuth2 password flow and returns the access token.
 async fn token_at(client: &reqwest::Client, address: &str, email: &str, password: &str) -> anyhow::Result<String> {
-    let response: Value = client
+    let response = sign_in_at(client, address, email, password).await?;
+    response["access_token"].as_str().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("no token in {response}"))
+}
+
+/// Signs in through the OAuth2 password flow and returns the whole answer (access and refresh token).
+pub async fn sign_in_at(client: &reqwest::Client, address: &str, email: &str, password: &str) -> anyhow::Result<Value> {
+    let response = client
         .post(format!("{address}/auth/token"))
         .form(&[("username", email), ("password", password)])
         .send()
-        .await?
-        .json()
         .await?;
-    response["access_token"].as_str().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("no token in {response}"))
+    anyhow::ensure!(response.status() == 200, "sign-in answered {}", response.status());
+    Ok(response.json().await?)
 }
 
 /// `body["error"]["code"]` as a str, for assertions.

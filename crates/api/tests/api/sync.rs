@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{code, id, spawn_app};
+use crate::helpers::{code, id, spawn_app, spawn_app_with};
 
 fn entry(answer: &Value, chat: i64) -> Option<&Value> {
     answer["chats"].as_array()?.iter().find(|c| c["chat"]["id"].as_i64() == Some(chat))
@@ -68,7 +68,8 @@ async fn sync_answers_what_changed_since_the_versions_held_and_nothing_else() ->
 
 #[tokio::test]
 async fn a_long_absence_is_paged_with_more_and_history_pages_by_seq() -> anyhow::Result<()> {
-    let app = spawn_app().await?;
+    // 230 sends in a burst: more than the default request budget allows.
+    let app = spawn_app_with(&[("RATE_REQUEST_PER_SEC", "0"), ("RATE_SEND_PER_SEC", "0")]).await?;
     let ((_, alice), (bob_user, bob)) = (app.register("alice").await?, app.register("bob").await?);
     let (_, chat) = app.post(&alice, "/chats/private", json!({"user_id": id(&bob_user)})).await?;
     let chat = id(&chat);

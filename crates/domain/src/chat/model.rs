@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::DomainError;
 use crate::ids::{ChatId, MessageId, UserId};
 use crate::message::Message;
+use crate::text::{check_name_like, nfc};
 
 const GROUP_NAME_MAX_CHARS: usize = 128;
 
@@ -78,19 +79,21 @@ pub struct ChatSummary {
 pub struct GroupName(String);
 
 impl GroupName {
+    /// Trimmed and in NFC, like a user's name.
+    ///
     /// # Errors
-    /// `InvalidInput` when empty after trimming or longer than 128 characters.
+    /// `InvalidInput` when empty after trimming, longer than 128 characters, holding a control,
+    /// invisible or text-direction character, or mixing look-alike scripts in one word.
     pub fn new(raw: &str) -> Result<Self, DomainError> {
-        let name = raw.trim();
+        let name = nfc(raw.trim());
         if name.is_empty() {
             return Err(DomainError::invalid("group name must not be empty"));
         }
-        if name.chars().count() > GROUP_NAME_MAX_CHARS || name.chars().any(char::is_control) {
-            return Err(DomainError::invalid(format!(
-                "group name must be at most {GROUP_NAME_MAX_CHARS} printable characters"
-            )));
+        if name.chars().count() > GROUP_NAME_MAX_CHARS {
+            return Err(DomainError::invalid(format!("group name must be at most {GROUP_NAME_MAX_CHARS} characters")));
         }
-        Ok(Self(name.to_owned()))
+        check_name_like("group name", &name)?;
+        Ok(Self(name))
     }
 
     pub fn as_str(&self) -> &str {
@@ -124,5 +127,14 @@ mod tests {
         assert_eq!(GroupName::new(" Team ").map(|n| n.0).ok(), Some("Team".into()));
         assert!(GroupName::new("").is_err());
         assert!(GroupName::new(&"x".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn group_names_are_composed_and_refuse_controls_and_invisible_characters() {
+        assert_eq!(GroupName::new("Cafe\u{301}").map(|n| n.0).ok(), Some("Caf\u{e9}".into()));
+        for bad in ["Te\u{0}am", "Te\ram", "Te\u{200B}am", "\u{202E}maeT", "Te\u{2067}am", "T\u{435}am"] {
+            assert!(matches!(GroupName::new(bad), Err(DomainError::InvalidInput(_))), "{bad:?}");
+        }
+        assert!(GroupName::new("Команда 🚀 Team").is_ok());
     }
 }

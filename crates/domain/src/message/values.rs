@@ -1,16 +1,20 @@
 use crate::error::DomainError;
 use crate::ids::MessageId;
+use crate::text::reject_controls;
 
 const TEXT_MAX_CHARS: usize = 4096;
 
-/// A message's text: 1 to 4096 characters, not only white space. Kept as typed (not trimmed).
+/// A message's text: 1 to 4096 characters, not only white space, no control character but newline and
+/// tab. Kept as typed (not trimmed, not normalised): direction marks and joiners are part of writing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageText(String);
 
 impl MessageText {
     /// # Errors
-    /// `InvalidInput` when empty, only white space, or longer than 4096 characters.
+    /// `InvalidInput` when empty, only white space, longer than 4096 characters, or holding a control
+    /// character (Unicode category Cc) other than `\n` and `\t`.
     pub fn new(raw: &str) -> Result<Self, DomainError> {
+        reject_controls("text", raw)?;
         if raw.trim().is_empty() {
             return Err(DomainError::invalid("text must not be empty"));
         }
@@ -129,6 +133,15 @@ mod tests {
         assert!(MessageText::new(&"é".repeat(4096)).is_ok());
         assert!(MessageText::new(&"é".repeat(4097)).is_err());
         assert_eq!(MessageText::new(" hi ").map(MessageText::into_inner).ok(), Some(" hi ".into()));
+    }
+
+    #[test]
+    fn text_refuses_control_characters_but_newline_and_tab() {
+        for bad in ["a\u{0}b", "\u{0}", "a\r\nb", "\u{1b}[31mred", "a\u{7f}", "a\u{85}b", "a\u{9f}"] {
+            assert!(matches!(MessageText::new(bad), Err(DomainError::InvalidInput(_))), "{bad:?}");
+        }
+        let kept = "line\n\tindented שלום\u{200F} 👩\u{200D}💻 e\u{301}";
+        assert_eq!(MessageText::new(kept).map(MessageText::into_inner).ok(), Some(kept.into()));
     }
 
     #[test]

@@ -4,8 +4,8 @@ mod model;
 mod ports;
 mod values;
 
-pub use model::{AccessToken, NewUser, PasswordHash, StoredCredentials, User};
+pub use model::{AccessToken, AccountStamp, NewUser, PasswordHash, StoredCredentials, TokenClaims, User};
+pub use ports::{AccountStamps, PasswordHasher, TokenService, UserRepository};
 #[cfg(feature = "mocks")]
-pub use ports::{MockPasswordHasher, MockTokenService, MockUserRepository};
-pub use ports::{PasswordHasher, TokenService, UserRepository};
-pub use values::{Email, Password, UserName};
+pub use ports::{MockAccountStamps, MockPasswordHasher, MockTokenService, MockUserRepository};
+pub use values::{Email, Password, UserName, UserQuery};

@@ -42,3 +42,15 @@ pub struct AccessToken {
     pub token: String,
     pub expires_in_seconds: u64,
 }
+
+/// What identifies one account beyond its id: it differs between two accounts that got the same id (the
+/// database was reset), so a token issued to the first never signs in as the second. Opaque to clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AccountStamp(pub i64);
+
+/// What a valid access token says: who, and which account of that id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenClaims {
+    pub user: UserId,
+    pub stamp: AccountStamp,
+}

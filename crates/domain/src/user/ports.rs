@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use super::model::{AccessToken, NewUser, PasswordHash, StoredCredentials, User};
+use super::model::{AccessToken, AccountStamp, NewUser, PasswordHash, StoredCredentials, TokenClaims, User};
 use super::values::{Email, Password};
 use crate::error::DomainError;
 use crate::ids::UserId;
@@ -20,7 +20,8 @@ pub trait UserRepository: Send + Sync {
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, DomainError>;
 
-    /// Users whose name or email contains `query` (case-insensitively), by id, at most `limit`.
+    /// Users whose name contains `query` (case-insensitively) or whose email equals it (ignoring case),
+    /// by id, at most `limit`. An email MUST NOT match by a fragment (privacy).
     async fn search(&self, query: &str, limit: u32) -> Result<Vec<User>, DomainError>;
 
     /// How many of `ids` exist (used to reject group members that do not).
@@ -41,9 +42,33 @@ pub trait PasswordHasher: Send + Sync {
 /// Issues and checks bearer tokens.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 pub trait TokenService: Send + Sync {
-    fn issue(&self, user: UserId) -> Result<AccessToken, DomainError>;
+    /// A signed access token for `user`, bound to the account `stamp` names.
+    ///
+    /// # Errors
+    /// `Unexpected` if signing fails.
+    fn issue(&self, user: UserId, stamp: AccountStamp) -> Result<AccessToken, DomainError>;
 
     /// # Errors
-    /// MUST return `Unauthorized` for a malformed, expired or forged token.
-    fn verify(&self, token: &str) -> Result<UserId, DomainError>;
+    /// MUST return `Unauthorized` for a malformed, expired or forged token, or one without a stamp.
+    fn verify(&self, token: &str) -> Result<TokenClaims, DomainError>;
+}
+
+/// Tells which account a user id names now, so that tokens die with their account. Users are never
+/// deleted, so implementations may cache what they have seen.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait AccountStamps: Send + Sync {
+    /// The stamp of the account with this id, read from the source of truth; `None` when there is none.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Unexpected` when the store cannot answer.
+    async fn current(&self, user: UserId) -> Result<Option<AccountStamp>, DomainError>;
+
+    /// Whether `user` still names the account `stamp` was taken from. Called on every authenticated
+    /// request: MUST be cheap when the answer was seen before, and MUST consult the store before
+    /// answering `false`.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Unexpected` when the store cannot answer.
+    async fn confirms(&self, user: UserId, stamp: AccountStamp) -> Result<bool, DomainError>;
 }

@@ -73,16 +73,17 @@ impl UserRepository for SeaUserRepository {
         Ok(found.map(to_user))
     }
 
-    #[tracing::instrument(skip(self))]
+    /// Names contain the query; an email matches only whole (another user's email is not something to
+    /// find by fragments). The query may be an email, so it stays out of the span.
+    #[tracing::instrument(skip(self, query))]
     async fn search(&self, query: &str, limit: u32) -> Result<Vec<User>, DomainError> {
         let sql = r"SELECT id, name, email FROM users
-            WHERE lower(name) LIKE $1 ESCAPE '\' OR lower(email) LIKE $1 ESCAPE '\'
-            ORDER BY id LIMIT $2";
+            WHERE lower(name) LIKE $1 ESCAPE '\' OR lower(email) = $2
+            ORDER BY id LIMIT $3";
+        let values: [sea_orm::Value; 3] =
+            [like_pattern(query).into(), query.to_lowercase().into(), i64::from(limit).into()];
         let rows =
-            UserRow::find_by_statement(statement(&self.db, sql, [like_pattern(query).into(), i64::from(limit).into()]))
-                .all(&self.db)
-                .await
-                .map_err(unexpected)?;
+            UserRow::find_by_statement(statement(&self.db, sql, values)).all(&self.db).await.map_err(unexpected)?;
         Ok(rows.into_iter().map(|r| User { id: UserId(r.id), name: r.name, email: r.email }).collect())
     }
 
