@@ -141,6 +141,42 @@ async function tappedContext(options) {
 
 const texts = async (page) => page.locator('[data-testid="message-text"]').allTextContents();
 
+/**
+ * Records a page's session traffic: refresh grants (POST /auth/token with grant_type=refresh_token),
+ * POST /auth/logout (with the refresh token it named) and REST calls answered 401, each with its status
+ * once known (0: no answer).
+ */
+function watchAuth(page) {
+  const seen = { refreshes: [], logouts: [], refused: [] };
+  page.on('request', (request) => {
+    const { pathname } = new URL(request.url());
+    if (request.method() !== 'POST') return;
+    const body = request.postData() || '';
+    let list = null;
+    const entry = { status: null, token: null };
+    if (pathname === '/auth/token' && /grant_type\W{1,3}refresh_token/.test(body)) list = seen.refreshes;
+    if (pathname === '/auth/logout') {
+      list = seen.logouts;
+      entry.token = parse(body)?.refresh_token ?? null;
+    }
+    if (!list) return;
+    list.push(entry);
+    request.response().then((response) => { entry.status = response ? response.status() : 0; }, () => { entry.status = 0; });
+  });
+  page.on('response', (response) => {
+    const { pathname } = new URL(response.url());
+    if (response.status() === 401 && !pathname.startsWith('/auth/')) seen.refused.push(pathname);
+  });
+  seen.ok = () => seen.refreshes.filter((r) => r.status === 200).length;
+  return seen;
+}
+
+const GARBAGE = 'expired.or.garbage.access.token';
+/** Spoils the access token the page keeps, as if it had expired: its next call is refused with 401. */
+const spoilToken = (page) => page.evaluate((bad) => sessionStorage.setItem('messenger.token', bad), GARBAGE);
+/** GET /users/me through the page's own api module (the very instance the app uses). */
+const whoAmI = (page) => page.evaluate(async () => (await (await import('/static/api.js')).api.me()).name);
+
 // ---- the scenario -----------------------------------------------------------------------------
 
 const browser = await chromium.launch({
@@ -471,9 +507,121 @@ try {
   await c.locator('[data-testid="login-error"]', { hasText: /wrong email or password/i }).waitFor();
   await shot(c, 'wrong-password');
 
-  log('sign out returns to the sign-in form');
+  // ---- sessions: expired access tokens, a duplicated tab, signing out ---------------------------
+
+  log("alice's access token expires: the next REST call renews it and succeeds, without a sign-out");
+  const aAuth = watchAuth(a);
+  await spoilToken(a);
+  await byTest(a, 'new-chat').click();
+  await byTest(a, 'user-search').fill(carol.email);
+  await a.locator(`[data-testid="user-result"][data-email="${carol.email}"]`).waitFor();
+  assert.equal(aAuth.ok(), 1, 'one refresh renewed the access token');
+  assert.ok(aAuth.refused.includes('/users'), 'the search was refused first (then made again)');
+  const renewed = await a.evaluate(() => sessionStorage.getItem('messenger.token'));
+  assert.ok(renewed && renewed !== GARBAGE, 'a new access token is kept');
+  assert.equal(await byTest(a, 'auth-view').isVisible(), false, 'still signed in');
+  assert.equal(await a.locator('[data-testid="conn-status"][data-state="online"]').count(), 1, 'the socket stayed up');
+
+  log("other people's email is private: a search by name shows none, and never \"undefined\"");
+  await byTest(a, 'user-search').fill(carol.name);
+  const byName = a.locator('[data-testid="user-result"]:not([data-email])').filter({ hasText: carol.name });
+  await byName.waitFor();
+  assert.ok(!/undefined/.test(await byName.textContent()), 'no "undefined" for a missing email');
+  assert.equal(await a.locator('[data-testid="user-result"][data-email="undefined"]').count(), 0);
+  await byTest(a, 'user-dialog-cancel').click();
+  await byTest(a, 'user-dialog').waitFor({ state: 'hidden' });
+
+  log('the socket reconnects with a renewed token when the one it held has expired');
+  const okBeforeReconnect = aAuth.ok();
+  await spoilToken(a);
+  await aliceContext.setOffline(true);
+  await a.locator('[data-testid="conn-status"]:not([data-state="online"])').waitFor();
+  await aliceContext.setOffline(false);
+  const backAt = Date.now();
+  await a.locator('[data-testid="conn-status"][data-state="online"]').waitFor();
+  assert.ok(Date.now() - backAt < 5000, `back online within 5 s (${Date.now() - backAt} ms)`);
+  assert.equal(aAuth.ok(), okBeforeReconnect + 1, 'the token was renewed for the new connection');
+  const afterRenewal = 'Sent over a socket opened with a renewed token.';
+  await send(a, afterRenewal);
+  await waitStatus(a, afterRenewal, 'sent');
+  assert.equal(await byTest(a, 'auth-view').isVisible(), false, 'still signed in');
+
+  log('a token about to expire is renewed ahead of time: no call is refused on the way');
+  const okBeforeExpiry = aAuth.ok();
+  aAuth.refused.length = 0;
+  await a.evaluate(() => sessionStorage.setItem('messenger.expires', String(Date.now() + 2000)));
+  await a.reload();
+  await byTest(a, 'me-name').filter({ hasText: alice.name }).waitFor();
+  await until(() => aAuth.ok() > okBeforeExpiry, 'the refresh ahead of expiry');
+  await a.locator('[data-testid="conn-status"][data-state="online"]').waitFor();
+  await message(a, afterRenewal).waitFor();
+  assert.deepEqual(aAuth.refused, [], 'no REST call was answered 401');
+
+  log('a duplicated tab shares the session: both renew at once, the token is rotated once, nobody is signed out');
+  const saved = await a.evaluate(() => JSON.stringify(Object.entries(sessionStorage)));
+  const twin = await newPage(aliceContext, 'alice-twin');
+  await twin.addInitScript((entries) => {
+    if (!sessionStorage.length) for (const [key, value] of JSON.parse(entries)) sessionStorage.setItem(key, value);
+  }, saved);
+  const twinAuth = watchAuth(twin);
+  await twin.goto(`${BASE_URL}/`);
+  await byTest(twin, 'me-name').filter({ hasText: alice.name }).waitFor();
+  await twin.locator('[data-testid="conn-status"][data-state="online"]').waitFor();
+  const rotatedBefore = aAuth.ok() + twinAuth.ok();
+  await Promise.all([spoilToken(a), spoilToken(twin)]);
+  assert.deepEqual(await Promise.all([whoAmI(a), whoAmI(twin)]), [alice.name, alice.name], 'both calls succeed');
+  assert.equal(aAuth.ok() + twinAuth.ok() - rotatedBefore, 1, 'one tab rotated the refresh token, the other took its successor');
+  for (const page of [twin, a]) { // the session lives on: each tab renews again on its own
+    await spoilToken(page);
+    assert.equal(await whoAmI(page), alice.name);
+  }
+  assert.equal(aAuth.ok() + twinAuth.ok() - rotatedBefore, 3);
+  for (const page of [a, twin]) assert.equal(await byTest(page, 'auth-view').isVisible(), false, 'still signed in');
+  await twin.close();
+
+  log('signing out with a message still queued keeps it: sent exactly once after alice signs in again');
+  await openChat(a, bob.name);
+  await aliceContext.setOffline(true);
+  await a.locator('[data-testid="conn-status"]:not([data-state="online"])').waitFor();
+  const keptText = 'Queued before signing out, sent after signing in again.';
+  await byTest(a, 'composer-input').fill(keptText);
+  await byTest(a, 'composer-input').press('Enter');
+  await message(a, keptText).and(a.locator('[data-status="pending"]')).waitFor();
+  let asked = null;
+  a.once('dialog', (dialog) => {
+    asked = dialog.message();
+    dialog.accept();
+  });
   await byTest(a, 'sign-out').click();
   await byTest(a, 'auth-view').waitFor();
+  await aliceContext.setOffline(false);
+  await openChat(b, alice.name);
+  await b.waitForTimeout(500);
+  assert.equal(await message(b, keptText).count(), 0, 'not delivered while alice is signed out');
+  await signIn(a, alice);
+  await message(b, keptText).waitFor();
+  await openChat(a, bob.name);
+  await waitStatus(a, keptText, 'read');
+  await b.waitForTimeout(500);
+  assert.equal(await message(b, keptText).count(), 1, 'delivered exactly once');
+  assert.equal(await message(a, keptText).count(), 1, 'and shown once for alice');
+  assert.match(asked || '', /not been sent/, 'signing out with unsent messages asks first');
+
+  log('sign out ends the session on the server (POST /auth/logout) and returns to the sign-in form');
+  const logoutsBefore = aAuth.logouts.length;
+  await byTest(a, 'sign-out').click();
+  await byTest(a, 'auth-view').waitFor();
+  await until(() => aAuth.logouts.length > logoutsBefore && aAuth.logouts.at(-1).status !== null, 'POST /auth/logout');
+  const logout = aAuth.logouts.at(-1);
+  assert.equal(logout.status, 204, 'the logout was answered 204');
+  assert.ok(logout.token, 'it named the refresh token');
+  const reuse = await fetch(`${BASE_URL}/auth/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: logout.token }),
+  });
+  assert.equal(reuse.status, 401, 'the ended session cannot be refreshed');
+  assert.equal(await a.evaluate(() => sessionStorage.getItem('messenger.token')), null, 'no token left in the tab');
 
   assert.deepEqual(pageErrors, [], 'no script errors in any page');
   console.log('[e2e] PASS');

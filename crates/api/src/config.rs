@@ -45,7 +45,6 @@ pub struct Config {
     pub ws: WsSettings,
     /// How long a send may wait for the database before it is answered `unavailable`.
     pub send_timeout: Duration,
-    pub log_json: bool,
 }
 
 /// How long a refresh token stays valid by default: 30 days.
@@ -151,7 +150,6 @@ impl Config {
             },
             ws,
             send_timeout: seconds(&get, "SEND_TIMEOUT_SECS", app::messages::DEFAULT_SEND_TIMEOUT)?,
-            log_json: get("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
         })
     }
 }

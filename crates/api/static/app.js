@@ -1,6 +1,6 @@
 // Entry point: wires the views together, signs in and out, and navigates between chats.
 
-import { api, setUnauthorizedHandler, token } from './api.js';
+import { api, refreshIfDue, scheduleRefresh, setUnauthorizedHandler, token } from './api.js';
 import { initAuth, showAuth } from './auth.js';
 import { initChatList } from './chatlist.js';
 import { hideConversation, initConversation, renderMessages, showConversation } from './conversation.js';
@@ -35,7 +35,8 @@ async function enterApp() {
   $('#me-avatar').replaceChildren(avatar(me.name, me.id));
   $('#auth-view').hidden = true;
   $('#main-view').hidden = false;
-  startSync(token.get());
+  scheduleRefresh(); // a reloaded tab plans the refresh of the token it kept
+  startSync();
   await syncNow();
   clearInterval(syncTimer);
   syncTimer = setInterval(syncNow, SYNC_EVERY_MS);
@@ -44,15 +45,31 @@ async function enterApp() {
   else $('#new-chat').focus();
 }
 
-function signOut(message = '') {
+/**
+ * Signs out: by the person (`manual`, which ends the session on the server too) or because the
+ * session ended (its refresh was refused). Messages not sent yet are never dropped: the outbox stays
+ * in this tab's storage, per user, and goes out after that user's next sign-in here; a manual sign-out
+ * with some in it asks first.
+ */
+function signOut(message = '', { manual = false } = {}) {
   if (signingOut) return;
+  const unsent = state.me ? state.outbox.items.length : 0;
+  if (manual && unsent) {
+    const what = unsent === 1 ? 'One message has' : `${unsent} messages have`;
+    const ok = window.confirm(`${what} not been sent yet. ${unsent === 1 ? 'It stays' : 'They stay'} on this ` +
+      `device and will be sent when you sign in again here. Sign out now?`);
+    if (!ok) return;
+  }
   signingOut = true;
+  const refreshToken = token.refreshToken();
+  if (manual && refreshToken) api.logout(refreshToken).catch(() => {}); // best effort: offline, it simply expires
   stopSync();
   clearInterval(syncTimer);
   token.clear();
-  if (state.me) {
-    sessionStorage.removeItem(`messenger.outbox.${state.me.id}`);
-    forgetHeld(state.me.id);
+  if (state.me) forgetHeld(state.me.id); // (the outbox stays: see above)
+  if (!manual && unsent) {
+    message = `${message} Your unsent ${unsent === 1 ? 'message is' : 'messages are'} kept and will be sent ` +
+      'after you sign in again.';
   }
   resetState();
   hideConversation();
@@ -131,7 +148,7 @@ function init() {
   });
   setUnauthorizedHandler(() => signOut('Your session has ended. Please sign in again.'));
 
-  $('#sign-out').addEventListener('click', () => signOut());
+  $('#sign-out').addEventListener('click', () => signOut('', { manual: true }));
   $('#new-chat').addEventListener('click', () => openUserDialog('private'));
   $('#new-group').addEventListener('click', () => openUserDialog('group'));
   document.addEventListener('keydown', (event) => {
@@ -139,9 +156,13 @@ function init() {
       window.matchMedia('(max-width: 699px)').matches) closeChat();
   });
   document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'visible' && state.me) markRead();
+    if (document.visibilityState === 'visible' && state.me) {
+      refreshIfDue(); // timers stall while a computer sleeps: the token may be about to expire
+      markRead();
+    }
   });
   window.addEventListener('focus', () => state.me && markRead());
+  window.addEventListener('online', () => state.me && refreshIfDue());
 
   if (token.get()) enterApp().catch(showError);
   else showAuth();

@@ -71,13 +71,14 @@ function userRow(user) {
       class: 'user-row',
       'data-testid': 'user-result',
       'aria-pressed': mode === 'group' ? String(picked) : false,
-      dataset: { userId: user.id, email: user.email },
+      // Other people's email is private: the server sends it only for an exact email search.
+      dataset: user.email ? { userId: user.id, email: user.email } : { userId: user.id },
       on: { click: () => pick(user) },
     }, [
       avatar(user.name, user.id),
       el('span', { class: 'user-row-text' }, [
         el('span', { class: 'user-row-name', text: user.name }),
-        el('span', { class: 'user-row-email', text: user.email }),
+        user.email ? el('span', { class: 'user-row-email', text: user.email }) : null,
       ]),
       mode === 'group' ? el('span', { class: 'check', 'aria-hidden': 'true', text: picked ? '✓' : '' }) : null,
     ]),

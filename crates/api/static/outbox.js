@@ -1,6 +1,7 @@
 // Messages typed but not yet acknowledged. Kept in memory and in sessionStorage (per user),
 // so a reload or a lost connection re-sends them with their ORIGINAL client_id: the server
 // deduplicates on (sender, client_id), so nothing is lost and nothing is doubled.
+// A sign-out leaves them there too (app.js): they go out after that user's next sign-in in this tab.
 
 export class Outbox {
   constructor() {

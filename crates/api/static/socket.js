@@ -20,7 +20,7 @@ export class Realtime {
   constructor(handlers) {
     this.handlers = handlers;
     this.ws = null;
-    this.token = null;
+    this.getToken = () => null;
     this.attempt = 0;
     this.everOpened = false;
     this.stopped = true;
@@ -31,9 +31,10 @@ export class Realtime {
     this.onOffline = () => this.drop();
   }
 
-  start(token) {
+  /** @param {() => string} getToken the access token to connect with, read at every (re)connect */
+  start(getToken) {
     this.stop();
-    this.token = token;
+    this.getToken = getToken;
     this.stopped = false;
     this.everOpened = false;
     this.attempt = 0;
@@ -84,7 +85,7 @@ export class Realtime {
     if (this.stopped) return;
     this.setStatus('connecting');
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const url = `${scheme}//${location.host}/ws?token=${encodeURIComponent(this.token)}`;
+    const url = `${scheme}//${location.host}/ws?token=${encodeURIComponent(this.getToken() || '')}`;
     let opened = false;
     let ws;
     try {

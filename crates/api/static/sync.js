@@ -9,7 +9,7 @@
 // is fetched by seq. (Ids cannot do this: on several server instances a message can get a lower id
 // than one already delivered, which is how `after_id` catch-up lost messages during a bus outage.)
 
-import { NEWEST, api, friendlyMessage } from './api.js';
+import { NEWEST, api, friendlyMessage, token } from './api.js';
 import { isAtBottom, noteUnseen, renderMessages, wantsOlder } from './conversation.js';
 import {
   addMessages, conv, emit, knownLastSeq, mergeSummary, myReadPointer, newestId, noteLastMessage, removeChat,
@@ -26,13 +26,13 @@ const TYPING_SHOWN_MS = 5000;
 const RESEND_AFTER_MS = 15_000;
 const RETRY_MAX_MS = 30_000;
 
-const realtime = new Realtime({ onFrame, onOpen, onStatus, onFailure: () => api.me().catch(() => {}) });
+const realtime = new Realtime({ onFrame, onOpen, onStatus, onFailure });
 let resendTimer = null;
 let session = 0; // bumped on start and stop: an answer that arrives for an earlier session is dropped
 
-export function startSync(bearer) {
+export function startSync() {
   session += 1;
-  realtime.start(bearer);
+  realtime.start(() => token.get()); // each (re)connect presents the access token of the moment
   clearInterval(resendTimer);
   resendTimer = setInterval(resendDue, 1000);
 }
@@ -360,6 +360,18 @@ function onOpen() {
   // Connected first, so every event from now on arrives live; now ask for whatever happened while
   // we were away (or, after a 1013 close, whatever our overflowing queue held).
   syncNow();
+}
+
+/**
+ * A connection attempt failed before it opened: maybe the server is away, maybe the access token
+ * expired. A REST call tells which, and renews the token when it was refused (api.js); with a new
+ * token, try again at once instead of after the backoff.
+ */
+function onFailure() {
+  const before = token.get();
+  api.me().then(() => {
+    if (token.get() !== before) realtime.reconnectNow();
+  }, () => {});
 }
 
 function onStatus(status) {

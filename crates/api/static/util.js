@@ -12,6 +12,8 @@ export function el(tag, attrs = {}, children = []) {
     if (key === 'class') node.className = value;
     else if (key === 'text') node.textContent = String(value);
     else if (key === 'dataset') Object.assign(node.dataset, value);
+    // Through the CSSOM: the CSP (style-src 'self') refuses style attributes written as markup.
+    else if (key === 'style') node.style.cssText = value;
     else if (key === 'on') for (const [ev, fn] of Object.entries(value)) node.addEventListener(ev, fn);
     else node.setAttribute(key, value === true ? '' : String(value));
   }

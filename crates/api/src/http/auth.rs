@@ -4,7 +4,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, post, web};
 use domain::session::RefreshToken;
 
 use super::dto::{LogoutRequest, RegisterRequest, TokenDto, TokenForm, TokenJson, UserDto};
-use super::extract::ClientOrigin;
+use super::extract::{ClientOrigin, Json};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::Services;
 
@@ -25,7 +25,7 @@ use crate::state::Services;
 pub async fn register(
     services: web::Data<Services>,
     origin: ClientOrigin,
-    body: web::Json<RegisterRequest>,
+    body: Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let user = services.auth.register(&body.name, &body.email, &body.password, &origin.0).await?;
     Ok(HttpResponse::Created().json(UserDto::from(user)))
@@ -95,7 +95,7 @@ pub async fn token(
     let content_type = req.content_type();
     let json = content_type == "application/json" || content_type.ends_with("+json");
     let grant = if json {
-        let json = web::Json::<TokenJson>::from_request(&req, &mut payload).await?.into_inner();
+        let json = Json::<TokenJson>::from_request(&req, &mut payload).await?.into_inner();
         Grant::parse(json.grant_type.as_deref(), (json.email, "email"), json.password, json.refresh_token)?
     } else {
         let form = web::Form::<TokenForm>::from_request(&req, &mut payload).await?.into_inner();
@@ -120,7 +120,7 @@ pub async fn token(
     )
 )]
 #[post("/auth/logout")]
-pub async fn logout(services: web::Data<Services>, body: web::Json<LogoutRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn logout(services: web::Data<Services>, body: Json<LogoutRequest>) -> Result<HttpResponse, ApiError> {
     services.auth.log_out(&RefreshToken::new(body.into_inner().refresh_token)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

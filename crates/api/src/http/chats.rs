@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get, post, web};
 use domain::{ChatId, UserId};
 
 use super::dto::{ChatDto, ChatSummaryDto, PrivateChatRequest};
-use super::extract::AuthUser;
+use super::extract::{AuthUser, Json};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::Services;
 
@@ -19,7 +19,7 @@ use crate::state::Services;
 pub async fn open_private(
     services: web::Data<Services>,
     user: AuthUser,
-    body: web::Json<PrivateChatRequest>,
+    body: Json<PrivateChatRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (chat, created) = services.chats.open_private(user.0, UserId(body.user_id)).await?;
     let mut response = if created { HttpResponse::Created() } else { HttpResponse::Ok() };

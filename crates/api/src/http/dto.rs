@@ -6,7 +6,9 @@ use domain::chat::{Chat, ChatSummary, Member};
 use domain::session::SessionTokens;
 use domain::user::User;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 
 pub use crate::wire::MessageDto;
@@ -131,16 +133,24 @@ pub struct StatusDto {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
+    /// 1 to 64 characters after trimming; one line, no invisible or direction-control characters.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[^\x00-\x1F\x7F-\x9F]*\S[^\x00-\x1F\x7F-\x9F]*$")]
     pub name: String,
+    /// An email address, at most 254 characters.
+    #[schema(min_length = 3, max_length = 254, pattern = r"^[^\s@\x00-\x1F\x7F-\x9F]+@[^\s@\x00-\x1F\x7F-\x9F]+$")]
     pub email: String,
+    /// At least 8 characters and at most 72 bytes (bcrypt uses no more); no control characters but
+    /// newline and tab.
+    #[schema(min_length = 8, max_length = 72, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$")]
     pub password: String,
 }
 
 /// An OAuth2 token request. The password grant: `grant_type=password` (or omitted), `username` (the
 /// email) and `password`. The refresh grant: `grant_type=refresh_token` and `refresh_token`.
-#[derive(Debug, Deserialize, ToSchema)]
+/// Read leniently (every field optional, the handler says which is missing); documented as the two
+/// grants it really takes (see [`grant_schema`]).
+#[derive(Debug, Deserialize)]
 pub struct TokenForm {
-    #[schema(example = "password")]
     pub grant_type: Option<String>,
     /// The email; required by the password grant.
     pub username: Option<String>,
@@ -152,9 +162,8 @@ pub struct TokenForm {
 
 /// The token request as JSON: `{"email", "password"}`, or `{"grant_type": "refresh_token",
 /// "refresh_token"}`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 pub struct TokenJson {
-    #[schema(example = "password")]
     pub grant_type: Option<String>,
     /// Required by the password grant.
     pub email: Option<String>,
@@ -163,6 +172,42 @@ pub struct TokenJson {
     /// Required by the refresh grant.
     pub refresh_token: Option<String>,
 }
+
+/// One of the two grants, as the token route takes them; `login` names the password grant's email field
+/// (`username` in the OAuth2 form, `email` in JSON).
+fn grant_schema(login: &str) -> RefOr<Schema> {
+    let text = || ObjectBuilder::new().schema_type(Type::String);
+    let password = ObjectBuilder::new()
+        .title(Some("Password grant"))
+        .property("grant_type", text().enum_values(Some(["password"])))
+        .property(login, text().description(Some("The email")))
+        .property("password", text())
+        .required(login)
+        .required("password");
+    let refresh = ObjectBuilder::new()
+        .title(Some("Refresh grant"))
+        .property("grant_type", text().enum_values(Some(["refresh_token"])))
+        .property("refresh_token", text())
+        .required("grant_type")
+        .required("refresh_token");
+    RefOr::T(Schema::OneOf(OneOfBuilder::new().item(password).item(refresh).build()))
+}
+
+impl PartialSchema for TokenForm {
+    fn schema() -> RefOr<Schema> {
+        grant_schema("username")
+    }
+}
+
+impl ToSchema for TokenForm {}
+
+impl PartialSchema for TokenJson {
+    fn schema() -> RefOr<Schema> {
+        grant_schema("email")
+    }
+}
+
+impl ToSchema for TokenJson {}
 
 /// Ends the session of this refresh token.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -177,7 +222,11 @@ pub struct PrivateChatRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct GroupRequest {
+    /// 1 to 128 characters after trimming; one line.
+    #[schema(min_length = 1, max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F]*\S[^\x00-\x1F\x7F-\x9F]*$")]
     pub name: String,
+    /// Up to 1,000 other users (the caller is added anyway).
+    #[schema(max_items = 1000)]
     #[serde(default)]
     pub member_ids: Vec<i64>,
 }
@@ -189,6 +238,12 @@ pub struct MemberRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendRequest {
+    /// 1 to 4096 characters, not only white space; no control characters but newline and tab.
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*\S[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    )]
     pub text: String,
     /// Required deduplication key, a UUID chosen by the client.
     pub client_id: Uuid,

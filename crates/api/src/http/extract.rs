@@ -88,3 +88,71 @@ pub fn path_config() -> web::PathConfig {
     web::PathConfig::default()
         .error_handler(|error: PathError, _| ApiError::BadRequest(format!("invalid path: {error}")).into())
 }
+
+/// A JSON body, read under [`json_config`]'s limit and errors. A number with a zero fraction (`7.0`) is
+/// accepted where an integer is expected: JSON Schema, which the OpenAPI document speaks, counts it as an
+/// integer, and a client's JSON library may well write it so.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let value = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            let mut value = value.await?.into_inner();
+            integral_numbers_as_integers(&mut value);
+            serde_json::from_value(value)
+                .map(Json)
+                .map_err(|error| ApiError::BadRequest(format!("invalid JSON body: {error}")).into())
+        })
+    }
+}
+
+/// Rewrites `7.0` as `7` throughout, as long as it fits an `i64`.
+fn integral_numbers_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(number) => {
+            if let Some(float) = number.as_f64().filter(|_| !number.is_i64() && !number.is_u64())
+                && float.fract() == 0.0
+                && float >= -9.2e18
+                && float <= 9.2e18
+            {
+                #[allow(clippy::cast_possible_truncation)]
+                let integer = float as i64;
+                *number = integer.into();
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(integral_numbers_as_integers),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integral_numbers_become_integers_and_others_stay() {
+        let mut value = serde_json::json!({"a": 7.0, "b": [1.5, -2.0], "c": 1e300, "d": "3.0"});
+        integral_numbers_as_integers(&mut value);
+        assert_eq!(value, serde_json::json!({"a": 7, "b": [1.5, -2], "c": 1e300, "d": "3.0"}));
+    }
+}

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, delete, post, web};
 use domain::{ChatId, UserId};
 
 use super::dto::{ChatDto, GroupRequest, MemberRequest};
-use super::extract::AuthUser;
+use super::extract::{AuthUser, Json};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::Services;
 
@@ -18,7 +18,7 @@ use crate::state::Services;
 pub async fn create(
     services: web::Data<Services>,
     user: AuthUser,
-    body: web::Json<GroupRequest>,
+    body: Json<GroupRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let members: Vec<UserId> = body.member_ids.iter().copied().map(UserId).collect();
     let chat = services.chats.create_group(user.0, &body.name, &members).await?;
@@ -36,7 +36,7 @@ pub async fn add_member(
     services: web::Data<Services>,
     user: AuthUser,
     chat_id: web::Path<i64>,
-    body: web::Json<MemberRequest>,
+    body: Json<MemberRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let chat = services.chats.add_member(user.0, ChatId(chat_id.into_inner()), UserId(body.user_id)).await?;
     Ok(HttpResponse::Ok().json(ChatDto::for_viewer(chat, user.0)))

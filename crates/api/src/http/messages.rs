@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::dto::{MessageDto, ReadRequest, SendRequest};
-use super::extract::AuthUser;
+use super::extract::{AuthUser, Json};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::Services;
 
@@ -77,7 +77,7 @@ pub async fn send(
     services: web::Data<Services>,
     user: AuthUser,
     chat_id: web::Path<i64>,
-    body: web::Json<SendRequest>,
+    body: Json<SendRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let outcome =
         services.messages.send(user.0, ChatId(chat_id.into_inner()), &body.text, body.client_id, None).await?;
@@ -97,7 +97,7 @@ pub async fn read(
     services: web::Data<Services>,
     user: AuthUser,
     chat_id: web::Path<i64>,
-    body: web::Json<ReadRequest>,
+    body: Json<ReadRequest>,
 ) -> Result<HttpResponse, ApiError> {
     services.receipts.mark_read(user.0, ChatId(chat_id.into_inner()), MessageId(body.message_id), None).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -7,9 +7,10 @@ use app::sync::{ChatChanges, SyncAnswer};
 use domain::{ChatId, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 
 use super::dto::{ChatSummaryDto, MessageDto};
-use super::extract::AuthUser;
+use super::extract::{AuthUser, Json};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::Services;
 
@@ -17,8 +18,20 @@ use crate::state::Services;
 pub struct SyncRequest {
     /// Chat id (as a string key) → the chat's version the client holds. Chats it does not know may be
     /// left out: they come back with their newest messages.
-    #[schema(example = json!({"12": 40, "17": 3}))]
+    #[schema(schema_with = held_versions, example = json!({"12": 40, "17": 3}))]
     pub chats: HashMap<String, i64>,
+}
+
+/// `{"<chat id>": <version>}`: keys are decimal chat ids, values versions (0 or more).
+fn held_versions() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .property_names(Some(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[0-9]{1,18}$"))))
+        .additional_properties(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(0)),
+        ))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -71,7 +84,7 @@ impl SyncAnswerDto {
 pub async fn sync(
     services: web::Data<Services>,
     user: AuthUser,
-    body: web::Json<SyncRequest>,
+    body: Json<SyncRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let mut held = HashMap::with_capacity(body.chats.len());
     for (chat, version) in &body.chats {

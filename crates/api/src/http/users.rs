@@ -25,6 +25,7 @@ pub struct SearchQuery {
     /// id. No control characters but newline and tab.
     q: Option<String>,
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
