@@ -30,5 +30,5 @@ curl -fsS -X POST "$base/auth/register" -H 'content-type: application/json' \
   -d '{"name":"Schemathesis","email":"st@example.org","password":"password123"}' >/dev/null
 token=$(curl -fsS -X POST "$base/auth/token" -d 'username=st@example.org&password=password123' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
-st run "$base/openapi.json" --config-file .ci/schemathesis.toml -H "Authorization: Bearer $token" \
-  --checks all --max-examples "${ST_MAX_EXAMPLES:-25}" --seed 1 --no-color
+st --config-file .ci/schemathesis.toml --no-color run "$base/openapi.json" -H "Authorization: Bearer $token" \
+  --checks all --max-examples "${ST_MAX_EXAMPLES:-25}" --seed 1

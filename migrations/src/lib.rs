@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_schema;
 mod m20261126_000001_chat_positions;
 mod m20261127_000001_sessions;
+mod m20261128_000001_message_chat_checked_by_store;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_schema::Migration),
             Box::new(m20261126_000001_chat_positions::Migration),
             Box::new(m20261127_000001_sessions::Migration),
+            Box::new(m20261128_000001_message_chat_checked_by_store::Migration),
         ]
     }
 }

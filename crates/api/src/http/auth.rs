@@ -78,6 +78,7 @@ impl Grant {
         (status = 400, description = "Malformed body, missing field or unknown grant_type", body = ErrorBody),
         (status = 401, description = "`invalid_credentials`: wrong email or password; `unauthorized`: a bad, expired, \
             used or revoked refresh token", body = ErrorBody),
+        (status = 422, description = "A control character in the email or password", body = ErrorBody),
         (status = 429, description = "Too many attempts from this address or for this email; see Retry-After",
             body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )

@@ -131,8 +131,7 @@ fn integral_numbers_as_integers(value: &mut serde_json::Value) {
         serde_json::Value::Number(number) => {
             if let Some(float) = number.as_f64().filter(|_| !number.is_i64() && !number.is_u64())
                 && float.fract() == 0.0
-                && float >= -9.2e18
-                && float <= 9.2e18
+                && (-9.2e18..=9.2e18).contains(&float)
             {
                 #[allow(clippy::cast_possible_truncation)]
                 let integer = float as i64;

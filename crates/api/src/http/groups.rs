@@ -28,8 +28,9 @@ pub async fn create(
 /// Add a member (the creator only). The newcomer's read pointer starts at the latest message.
 #[utoipa::path(tag = "groups", security(("bearer" = [])), params(("chat_id" = i64, Path)), request_body = MemberRequest, responses(
     (status = 200, body = ChatDto),
-    (status = 403, body = ErrorBody),
-    (status = 404, body = ErrorBody),
+    (status = 403, description = "Only the group's creator adds members", body = ErrorBody),
+    (status = 404, description = "Unknown chat or user", body = ErrorBody),
+    (status = 422, description = "A private chat: its members are fixed", body = ErrorBody),
 ))]
 #[post("/groups/{chat_id}/members")]
 pub async fn add_member(
@@ -46,8 +47,9 @@ pub async fn add_member(
 /// longest-standing member becomes creator.
 #[utoipa::path(tag = "groups", security(("bearer" = [])), params(("chat_id" = i64, Path), ("user_id" = i64, Path)), responses(
     (status = 204),
-    (status = 403, body = ErrorBody),
-    (status = 404, body = ErrorBody),
+    (status = 403, description = "Only the creator removes others; anybody may leave", body = ErrorBody),
+    (status = 404, description = "Unknown chat, or the user is not a member", body = ErrorBody),
+    (status = 422, description = "A private chat: its members are fixed", body = ErrorBody),
 ))]
 #[delete("/groups/{chat_id}/members/{user_id}")]
 pub async fn remove_member(

@@ -30,6 +30,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(users::me)
         .service(users::search)
         .service(chats::open_private)
+        // `/chats/private` with another method is that path's 405, not a chat id that does not parse.
+        .service(actix_web::web::resource("/chats/private").default_service(actix_web::web::to(routing::unmatched)))
         .service(chats::list)
         .service(chats::get)
         .service(groups::create)

@@ -47,7 +47,7 @@ fn routes() -> &'static [Route] {
                 .into_iter()
                 .filter_map(|(method, present)| present.then_some(method))
                 .collect();
-                Route { path: ResourceDef::new(path.as_str()), methods }
+                Route { path: ResourceDef::new(numeric_ids(path)), methods }
             })
             .collect();
         routes.extend(
@@ -57,6 +57,18 @@ fn routes() -> &'static [Route] {
         );
         routes
     })
+}
+
+/// Every path parameter of the API is an integer id: `/chats/{chat_id}` becomes `/chats/{chat_id:\d+}`,
+/// so that `/chats/private` and `/chats/abc` are not taken for chat ids.
+fn numeric_ids(path: &str) -> String {
+    path.split('/')
+        .map(|segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => format!("{{{name}:\\d+}}"),
+            None => segment.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The methods `path` takes, `HEAD` included wherever `GET` is; `None` for an unknown path.
@@ -117,5 +129,7 @@ mod tests {
         assert_eq!(allowed_methods("/chats/private"), Some(vec![Method::POST]), "not GET /chats/{{chat_id}}");
         assert!(allowed_methods("/healthz").is_some_and(|m| m.contains(&Method::HEAD)));
         assert_eq!(allowed_methods("/nope"), None);
+        assert_eq!(allowed_methods("/chats/abc"), None);
+        assert_eq!(allowed_methods("/chats/12"), Some(vec![Method::GET, Method::HEAD]));
     }
 }

@@ -23,6 +23,7 @@ pub async fn me(services: web::Data<Services>, user: AuthUser) -> Result<HttpRes
 pub struct SearchQuery {
     /// A substring of the name (case-insensitive), or a whole email (ignoring case); empty lists users by
     /// id. No control characters but newline and tab.
+    #[param(max_length = 254, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$")]
     q: Option<String>,
     /// 1 to 100, default 20.
     #[param(minimum = 1, maximum = 100)]

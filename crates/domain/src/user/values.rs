@@ -94,9 +94,13 @@ pub struct UserQuery(String);
 
 impl UserQuery {
     /// # Errors
-    /// `InvalidInput` when the query holds a control character other than newline and tab.
+    /// `InvalidInput` when the query holds a control character other than newline and tab, or is longer
+    /// than the longest email (254 characters): nothing longer can match.
     pub fn new(raw: &str) -> Result<Self, DomainError> {
         reject_controls("q", raw)?;
+        if raw.chars().count() > EMAIL_MAX_CHARS {
+            return Err(DomainError::invalid(format!("q must be at most {EMAIL_MAX_CHARS} characters")));
+        }
         Ok(Self(nfc(raw.trim())))
     }
 

@@ -5,10 +5,9 @@
 //! batch (see [`super::store_messages`]), they pay once. When a send finds nobody to share with, it goes
 //! alone at once, so light load waits for nothing.
 //!
-//! A batch locks the rows of its chats until it commits (that is what numbers their messages), so two
-//! batches holding the same chat take turns. Chats are therefore split over lanes by id: each lane has
-//! one statement in flight and gathers the next batch meanwhile, and lanes never share a chat, so they
-//! never wait for each other.
+//! A batch locks the rows of its chats until it commits (that is what numbers their messages). Batches
+//! in flight together never share a chat: the per-chat turn lets one send per chat at a time reach this
+//! repository, so they never wait for each other's locks (only for another instance's, on the same chat).
 
 use std::sync::Arc;
 
@@ -16,7 +15,7 @@ use async_trait::async_trait;
 use domain::message::{HistoryQuery, InsertOutcome, Message, MessageRepository, NewMessage};
 use domain::{ChatId, DomainError, MessageId, UserId};
 use sea_orm::DatabaseConnection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use uuid::Uuid;
 
 use super::messages::SeaMessageRepository;
@@ -24,8 +23,8 @@ use super::store_messages::store;
 
 /// Rows per statement at most (7 parameters each on SQLite, far below its limit).
 const MAX_BATCH: usize = 256;
-/// Lanes, so statements in flight at once; the rest of the pool serves reads.
-const LANES: usize = 4;
+/// Statements in flight at once; the rest of the pool serves reads.
+const PARALLEL_BATCHES: usize = 4;
 
 struct Pending {
     message: NewMessage,
@@ -34,34 +33,36 @@ struct Pending {
 
 pub struct BatchedMessageRepository {
     inner: Arc<SeaMessageRepository>,
-    lanes: Vec<mpsc::Sender<Pending>>,
+    queue: mpsc::Sender<Pending>,
 }
 
 impl BatchedMessageRepository {
-    /// Starts one task per lane that gathers and flushes batches; they end when the repository is dropped.
+    /// Starts the task that gathers and flushes batches; it ends when the repository is dropped.
     pub fn new(db: DatabaseConnection) -> Self {
         let inner = Arc::new(SeaMessageRepository::new(db.clone()));
-        let lanes = (0..LANES)
-            .map(|_| {
-                let (queue, pending) = mpsc::channel(2 * MAX_BATCH);
-                tokio::spawn(gather(db.clone(), pending));
-                queue
-            })
-            .collect();
-        Self { inner, lanes }
-    }
-
-    fn lane_of(&self, chat: ChatId) -> &mpsc::Sender<Pending> {
-        let lane = usize::try_from(chat.0.rem_euclid(LANES as i64)).unwrap_or(0);
-        &self.lanes[lane]
+        let (queue, pending) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(gather(db, pending));
+        Self { inner, queue }
     }
 }
 
-/// One lane: the next batch is what arrived while the previous one was in flight.
 async fn gather(db: DatabaseConnection, mut pending: mpsc::Receiver<Pending>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while pending.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        flush(&db, std::mem::take(&mut batch)).await;
+    let slots = Arc::new(Semaphore::new(PARALLEL_BATCHES));
+    while let Some(first) = pending.recv().await {
+        // Waiting for a free slot is what lets a batch grow while the others are in flight.
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match pending.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let db = db.clone();
+        tokio::spawn(async move {
+            flush(&db, batch).await;
+            drop(slot);
+        });
     }
 }
 
@@ -78,7 +79,7 @@ async fn flush(db: &DatabaseConnection, batch: Vec<Pending>) {
 impl MessageRepository for BatchedMessageRepository {
     async fn insert_idempotent(&self, message: NewMessage) -> Result<InsertOutcome, DomainError> {
         let (reply, answer) = oneshot::channel();
-        self.lane_of(message.chat_id)
+        self.queue
             .send(Pending { message, reply })
             .await
             .map_err(|_| DomainError::Unexpected(anyhow::anyhow!("the insert batcher stopped")))?;

@@ -32,3 +32,13 @@ fn is_unreachable(error: &DbErr) -> bool {
 pub(crate) fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
+
+/// PostgreSQL broke a lock cycle by aborting this statement: running it again is safe.
+pub(crate) fn is_deadlock(error: &DbErr) -> bool {
+    match error {
+        DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner)) => {
+            inner.as_database_error().and_then(|e| e.code()).is_some_and(|code| code == "40P01")
+        }
+        _ => false,
+    }
+}

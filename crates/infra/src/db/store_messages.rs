@@ -2,8 +2,10 @@
 //! transaction that stores it, so positions have no gap and no repeat whatever the concurrency, across
 //! any number of instances.
 //!
-//! Each chat's row is locked (in id order, so that batches never deadlock), the chat's `last_seq` and
-//! `version` advance by the number of new messages, and the messages take the numbers in between. The
+//! Each chat's row is updated (which locks it until the commit: a concurrent batch of the same chat
+//! waits, then reads the advanced counters), its `last_seq` and `version` advance by the number of new
+//! messages, and the messages take the numbers in between. The update walks the chats in id order, so
+//! that two batches of several chats take their locks in the same order. The
 //! timestamp is the database's clock, never below the chat's previous one, so timestamps never decrease
 //! along seq. A `client_id` its sender already used is answered with the stored message; a race with a
 //! concurrent insert of the same key (visible only once it commits) fails the statement on the unique
@@ -21,7 +23,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entities::messages;
-use super::error::{is_unique_violation, unexpected};
+use super::error::{is_deadlock, is_unique_violation, unexpected};
 use super::sql::statement;
 
 /// Attempts at a batch that keeps racing with concurrent inserts of the same keys.
@@ -30,33 +32,28 @@ const ATTEMPTS: usize = 3;
 const RETURNING: &str = "RETURNING id, chat_id, sender_id, text, timestamp, read, client_id, seq, version";
 
 /// One statement on PostgreSQL: the batch arrives as one JSON parameter, so that the statement's text —
-/// and so its prepared plan — is the same whatever the batch size. Its shape keeps the plan on the
-/// indexes whatever the planner guesses of the JSON's row count: the chats by `= ANY (ARRAY(…))`, and the
-/// used-key check as a scalar subquery per row (a `NOT EXISTS` became a hash anti-join that read the
-/// whole messages table for every batch).
+/// and so its prepared plan — is the same whatever the batch size. The chats are found by
+/// `= ANY (ARRAY(…))`, which keeps the plan on their primary key whatever the planner guesses of the
+/// JSON's row count. It stores every row it is given: a used key fails it on the unique index (see
+/// [`store`]).
 const POSTGRES_SQL: &str = "WITH input AS (
     SELECT * FROM jsonb_to_recordset($1::jsonb)
         AS i(ord int, chat_id bigint, sender_id bigint, text text, client_id uuid)
-), locked AS (
-    SELECT id FROM chats WHERE id = ANY (ARRAY(SELECT DISTINCT chat_id FROM input)) ORDER BY id FOR UPDATE
-), fresh AS (
-    SELECT i.* FROM input i
-    WHERE (SELECT 1 FROM messages m WHERE m.sender_id = i.sender_id AND m.client_id = i.client_id) IS NULL
 ), counts AS (
-    SELECT chat_id, count(*) AS n FROM fresh GROUP BY chat_id
+    SELECT chat_id, count(*) AS n FROM input GROUP BY chat_id ORDER BY chat_id
 ), bumped AS (
     UPDATE chats c
     SET last_seq = c.last_seq + counts.n,
         version = c.version + counts.n,
         last_message_at = GREATEST(c.last_message_at, clock_timestamp())
     FROM counts
-    WHERE c.id = counts.chat_id AND c.id = ANY (ARRAY(SELECT id FROM locked))
+    WHERE c.id = counts.chat_id AND c.id = ANY (ARRAY(SELECT chat_id FROM counts))
     RETURNING c.id, c.last_seq, c.version, c.last_message_at, counts.n
 ), numbered AS (
     SELECT f.chat_id, f.sender_id, f.text, f.client_id, b.last_message_at AS stamped,
            b.last_seq - b.n + row_number() OVER w AS seq,
            b.version - b.n + row_number() OVER w AS version
-    FROM fresh f JOIN bumped b ON b.id = f.chat_id
+    FROM input f JOIN bumped b ON b.id = f.chat_id
     WINDOW w AS (PARTITION BY f.chat_id ORDER BY f.ord)
 )
 INSERT INTO messages (chat_id, sender_id, text, timestamp, read, client_id, seq, version)
@@ -64,13 +61,19 @@ SELECT chat_id, sender_id, text, stamped, FALSE, client_id, seq, version FROM nu
 
 /// Stores what is new in `batch` and answers, for each entry in order, the message stored now or the
 /// one its key named before (or `NotFound` when its chat no longer exists).
+///
+/// On PostgreSQL the first attempt assumes every key is new, which it nearly always is: one statement,
+/// and the unique index is the only check. A used key fails that statement (nothing is stored, no seq
+/// taken); the next attempt looks the batch's keys up first and stores only the new ones.
 pub(crate) async fn store(db: &DatabaseConnection, batch: &[NewMessage]) -> Vec<Result<InsertOutcome, DomainError>> {
     let mut last_error = None;
     for attempt in 1..=ATTEMPTS {
-        match store_once(db, batch).await {
+        match store_once(db, batch, attempt == 1).await {
             Ok(outcomes) => return outcomes,
-            Err(error) if is_unique_violation(&error) => {
-                tracing::debug!(attempt, "a concurrent send used the same client_id; retrying the batch");
+            Err(error) if is_unique_violation(&error) || is_deadlock(&error) => {
+                // A concurrent send used the same client_id (the retry finds its row), or batches of two
+                // instances locked shared chats in opposite orders and PostgreSQL aborted this one.
+                tracing::debug!(attempt, %error, "retrying a batch that raced with another");
                 last_error = Some(error);
             }
             Err(error) => {
@@ -96,17 +99,22 @@ type Key = (i64, Uuid);
 async fn store_once(
     db: &DatabaseConnection,
     batch: &[NewMessage],
+    optimistic: bool,
 ) -> Result<Vec<Result<InsertOutcome, DomainError>>, DbErr> {
     // A key twice in one batch (two devices racing) is stored once; the later entry answers from it.
     let mut first_of: HashMap<Key, usize> = HashMap::new();
     let unique: Vec<&NewMessage> =
         batch.iter().enumerate().filter(|(i, m)| *first_of.entry(key(m)).or_insert(*i) == *i).map(|(_, m)| m).collect();
-    let (mut stored, existing) = if db.get_database_backend() == DbBackend::Postgres {
-        // The statement itself skips keys already used; only those skipped are looked up, which
-        // keeps the common case at one round trip.
+    let (mut stored, existing) = if db.get_database_backend() == DbBackend::Postgres && optimistic {
         let stored = insert_postgres(db, &unique).await?;
+        // Only the rows of a chat that vanished meanwhile are missing; say so through the lookup.
         let skipped: Vec<&NewMessage> = unique.into_iter().filter(|m| !stored.contains_key(&key(m))).collect();
         let existing = if skipped.is_empty() { HashMap::new() } else { find_existing(db, &skipped).await? };
+        (stored, existing)
+    } else if db.get_database_backend() == DbBackend::Postgres {
+        let existing = find_existing(db, &unique).await?;
+        let fresh: Vec<&NewMessage> = unique.into_iter().filter(|m| !existing.contains_key(&key(m))).collect();
+        let stored = if fresh.is_empty() { HashMap::new() } else { insert_postgres(db, &fresh).await? };
         (stored, existing)
     } else {
         let existing = find_existing(db, &unique).await?;
