@@ -45,4 +45,6 @@ if want history; then
   bench history history --chat-id "$chat" --email "$email" --requests 2000 --concurrency 4 --deep-offset "${DEEP_OFFSET:-900000}"
 fi
 # f. POST /sync for a user with 500 chats of which 5 changed: the changed ones, nothing changed, a new device.
-want sync && bench sync sync --chats 500 --changed 5 --requests 1000 --concurrency 4
+if want sync; then
+  bench sync sync --chats 500 --changed 5 --requests 1000 --concurrency 4
+fi
