@@ -30,7 +30,7 @@ trap cleanup EXIT
 start() { # port, extra env…
   local port=$1; shift
   env DATABASE_URL="$db_url" LISTEN_ADDR="127.0.0.1:$port" JWT_SECRET=bench-secret-0123456789abcdef0123456789abcdef BCRYPT_COST=4 \
-    RATE_SEND_PER_SEC=0 RATE_REQUEST_PER_SEC=0 RATE_AUTH_PER_SEC=0 DB_MAX_CONNECTIONS="${DB_MAX_CONNECTIONS:-16}" RUST_LOG=warn "$@" \
+    RATE_SEND_PER_SEC=0 RATE_REQUEST_PER_SEC=0 RATE_AUTH_PER_SEC=0 WS_MAX_CONNECTIONS_PER_USER=0 DB_MAX_CONNECTIONS="${DB_MAX_CONNECTIONS:-16}" RUST_LOG=warn "$@" \
     "$TARGET/release/messenger" serve >"bench/server-$port.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return 0; sleep 0.1; done
