@@ -30,5 +30,8 @@ curl -fsS -X POST "$base/auth/register" -H 'content-type: application/json' \
   -d '{"name":"Schemathesis","email":"st@example.org","password":"password123"}' >/dev/null
 token=$(curl -fsS -X POST "$base/auth/token" -d 'username=st@example.org&password=password123' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
+# ensure_resource_availability is left out: it takes the 404 of POST /groups/{chat_id}/members about the
+# user named in the body (no such user) for the group created just before (its per-operation switch is
+# not honoured by the stateful phase).
 st --config-file .ci/schemathesis.toml --no-color run "$base/openapi.json" -H "Authorization: Bearer $token" \
-  --checks all --max-examples "${ST_MAX_EXAMPLES:-25}" --seed 1
+  --checks all --exclude-checks ensure_resource_availability --max-examples "${ST_MAX_EXAMPLES:-25}" --seed 1
