@@ -9,6 +9,21 @@ mod m20261128_000001_message_chat_checked_by_store;
 
 pub struct Migrator;
 
+/// Runs the SQL written for the database the manager is connected to: each migration is plain SQL per
+/// dialect (see the first one for why).
+pub(crate) async fn execute_for_backend(
+    manager: &SchemaManager<'_>,
+    postgres: &str,
+    sqlite: &str,
+) -> Result<(), DbErr> {
+    let sql = match manager.get_database_backend() {
+        sea_orm_migration::sea_orm::DbBackend::Sqlite => sqlite,
+        _ => postgres,
+    };
+    manager.get_connection().execute_unprepared(sql).await?;
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {

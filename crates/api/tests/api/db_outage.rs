@@ -115,16 +115,11 @@ async fn a_database_outage_fails_sends_fast_and_loses_nothing() -> anyhow::Resul
     assert_eq!(ready, 503, "readiness reports the outage");
     assert!(asked.elapsed() < Duration::from_secs(1), "readiness answered within a second");
     // A REST send during the outage: refused fast and honestly, nothing stored.
-    let client_id = uuid::Uuid::new_v4();
     let path = format!("/chats/{chat}/messages");
+    let in_the_dark = serde_json::json!({"text": "in the dark", "client_id": uuid::Uuid::new_v4()});
+    let send = || crate::ws_support::post(&server, &bob.token, &path, in_the_dark.clone());
     let started = Instant::now();
-    let (status, body) = crate::ws_support::post(
-        &server,
-        &bob.token,
-        &path,
-        serde_json::json!({"text": "in the dark", "client_id": client_id}),
-    )
-    .await?;
+    let (status, body) = send().await?;
     assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (503, Some("unavailable")), "{body}");
     assert!(started.elapsed() < Duration::from_secs(4), "refused within the send timeout ({:?})", started.elapsed());
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -133,13 +128,7 @@ async fn a_database_outage_fails_sends_fast_and_loses_nothing() -> anyhow::Resul
     // The first send after recovery succeeds: the REST retry with the same client_id.
     let retried = async {
         for _ in 0..50 {
-            let (status, body) = crate::ws_support::post(
-                &server,
-                &bob.token,
-                &path,
-                serde_json::json!({"text": "in the dark", "client_id": client_id}),
-            )
-            .await?;
+            let (status, body) = send().await?;
             if status.as_u16() == 201 {
                 return anyhow::Ok(body);
             }
