@@ -105,12 +105,9 @@ impl Hub {
 
     /// Closes every connection with `code` (1001 when the server shuts down).
     pub fn close_all(&self, code: CloseCode) {
-        for shard in &self.shards {
-            let shard = shard.read().unwrap_or_else(|p| p.into_inner());
-            shard.values().flatten().for_each(|c| {
-                c.close(code);
-            });
-        }
+        self.for_each_connection(|c| {
+            c.close(code);
+        });
     }
 
     pub fn connection_count(&self) -> usize {
@@ -122,9 +119,13 @@ impl Hub {
     fn ask_everyone_to_resync(&self, why: &str) {
         tracing::warn!(connections = self.connection_count(), why, "asking every connection to resync");
         let frame = ServerFrame::Resync.encode();
+        self.for_each_connection(|c| c.push(frame.clone()));
+    }
+
+    fn for_each_connection(&self, mut f: impl FnMut(&Arc<Connection>)) {
         for shard in &self.shards {
             let shard = shard.read().unwrap_or_else(|p| p.into_inner());
-            shard.values().flatten().for_each(|c| c.push(frame.clone()));
+            shard.values().flatten().for_each(&mut f);
         }
     }
 

@@ -120,21 +120,6 @@ async fn missing_malformed_forged_and_expired_tokens_are_unauthorized() -> anyho
     Ok(())
 }
 
-/// What a WebSocket upgrade with this token answers, before any upgrade.
-async fn upgrade_status(app: &TestApp, token: &str) -> anyhow::Result<(u16, Value)> {
-    let response = app
-        .client
-        .get(app.url(&format!("/ws?token={token}")))
-        .header("Connection", "Upgrade")
-        .header("Upgrade", "websocket")
-        .header("Sec-WebSocket-Version", "13")
-        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-        .send()
-        .await?;
-    let status = response.status().as_u16();
-    Ok((status, if status == 101 { Value::Null } else { response.json().await? }))
-}
-
 #[tokio::test]
 async fn a_signed_token_of_a_user_that_does_not_exist_is_unauthorized_everywhere() -> anyhow::Result<()> {
     let app = spawn_app().await?;
@@ -148,9 +133,9 @@ async fn a_signed_token_of_a_user_that_does_not_exist_is_unauthorized_everywhere
     }
     let (status, body) = app.post(&ghost, "/groups", json!({"name": "Ghosts", "member_ids": [id(&user)]})).await?;
     assert_eq!((status, code(&body)), (401, "unauthorized"), "POST /groups was a foreign-key 500");
-    let (status, body) = upgrade_status(&app, &ghost).await?;
+    let (status, body) = app.upgrade_answer(&format!("?token={ghost}")).await?;
     assert_eq!((status, code(&body)), (401, "unauthorized"), "the WebSocket upgrade");
-    assert_eq!(upgrade_status(&app, &token).await?.0, 101, "a real user's token upgrades");
+    assert_eq!(app.upgrade_answer(&format!("?token={token}")).await?.0, 101, "a real user's token upgrades");
     Ok(())
 }
 
@@ -164,7 +149,7 @@ async fn after_a_database_reset_an_old_token_does_not_become_the_new_user_with_i
     assert_eq!(id(&old_user), id(&new_user));
     let (status, body) = after.get(&old_token, "/users/me").await?;
     assert_eq!((status, code(&body)), (401, "unauthorized"));
-    assert_eq!(upgrade_status(&after, &old_token).await?.0, 401);
+    assert_eq!(after.upgrade_answer(&format!("?token={old_token}")).await?.0, 401);
     assert_eq!(after.get(&new_token, "/users/me").await?, (200, new_user));
     Ok(())
 }

@@ -156,6 +156,22 @@ impl TestApp {
         Ok((status, body))
     }
 
+    /// What a WebSocket upgrade of `/ws{query}` answers, before any upgrade: its status and, unless it
+    /// upgraded, its error body.
+    pub async fn upgrade_answer(&self, query: &str) -> anyhow::Result<(u16, Value)> {
+        let response = self
+            .client
+            .get(self.url(&format!("/ws{query}")))
+            .header("Connection", "Upgrade")
+            .header("Upgrade", "websocket")
+            .header("Sec-WebSocket-Version", "13")
+            .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        Ok((status, if status == 101 { Value::Null } else { response.json().await? }))
+    }
+
     pub async fn send(&self, token: &str, chat: i64, text: &str) -> anyhow::Result<Value> {
         let (status, body) = self
             .post(token, &format!("/chats/{chat}/messages"), json!({"text": text, "client_id": uuid::Uuid::new_v4()}))

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::spawn_app;
 use crate::ws_client::WsClient;
@@ -11,18 +11,9 @@ use crate::ws_support::{get, group, history, person, post, private_chat};
 #[tokio::test]
 async fn an_upgrade_without_a_valid_token_is_refused_with_401() -> anyhow::Result<()> {
     let app = spawn_app().await?;
-    let client = reqwest::Client::new();
-    for url in [format!("{}/ws", app.address), format!("{}/ws?token=forged", app.address)] {
-        let response = client
-            .get(url)
-            .header("Connection", "Upgrade")
-            .header("Upgrade", "websocket")
-            .header("Sec-WebSocket-Version", "13")
-            .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-            .send()
-            .await?;
-        assert_eq!(response.status(), 401);
-        let body: Value = response.json().await?;
+    for query in ["", "?token=forged"] {
+        let (status, body) = app.upgrade_answer(query).await?;
+        assert_eq!(status, 401);
         assert_eq!(body["error"]["code"], "unauthorized");
     }
     Ok(())

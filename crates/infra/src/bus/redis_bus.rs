@@ -33,12 +33,13 @@ const PUBLISH_RETRY_PAUSE: Duration = Duration::from_millis(200);
 const MISSED_ANNOUNCE_EVERY: Duration = Duration::from_secs(1);
 
 /// What crosses Redis: the publisher's instance (so that it skips its own events, delivered locally
-/// already) and the event or the news that some of its events were lost.
+/// already) and the event or the news that some of its events were lost. Encoded from a borrowed
+/// body (`Envelope<&Body>`), decoded into an owned one.
 #[derive(Debug, Serialize, Deserialize)]
-struct Envelope {
+struct Envelope<B> {
     v: u16,
     from: Uuid,
-    body: Body,
+    body: B,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -66,7 +67,6 @@ struct Header {
 /// ([`EventSink::events_missed`]). Connections then get a `resync` frame and catch up with one
 /// `POST /sync`.
 pub struct RedisBus {
-    instance: Uuid,
     outgoing: mpsc::Sender<Body>,
     /// Set when events could not be forwarded; cleared once the loss has been announced.
     lost: Arc<AtomicBool>,
@@ -96,17 +96,12 @@ impl RedisBus {
         tokio::spawn(listener.run(client, channel.to_owned(), pubsub));
         let forwarder = Forwarder { instance, channel: channel.to_owned(), lost: lost.clone() };
         tokio::spawn(forwarder.run(publisher.clone(), queued));
-        Ok(Self { instance, outgoing, lost, publisher, local, subscribed })
+        Ok(Self { outgoing, lost, publisher, local, subscribed })
     }
 
     /// Whether this instance currently hears other instances.
     pub fn health(&self) -> Arc<dyn HealthProbe> {
         Arc::new(RedisHealth { publisher: self.publisher.clone(), subscribed: self.subscribed.clone() })
-    }
-
-    /// This process's name on the bus.
-    pub fn instance(&self) -> Uuid {
-        self.instance
     }
 }
 
@@ -173,17 +168,8 @@ impl Forwarder {
     }
 
     fn encode(&self, body: &Body) -> Vec<u8> {
-        let envelope = EnvelopeRef { v: ENVELOPE_VERSION, from: self.instance, body };
-        serde_json::to_vec(&envelope).unwrap_or_default()
+        serde_json::to_vec(&Envelope { v: ENVELOPE_VERSION, from: self.instance, body }).unwrap_or_default()
     }
-}
-
-/// [`Envelope`] borrowing its body, for encoding without a copy.
-#[derive(Serialize)]
-struct EnvelopeRef<'a> {
-    v: u16,
-    from: Uuid,
-    body: &'a Body,
 }
 
 /// Hears every instance's events and hands other instances' to the local sinks.
@@ -249,7 +235,7 @@ impl Listener {
             );
             return false;
         }
-        match serde_json::from_slice::<Envelope>(payload) {
+        match serde_json::from_slice::<Envelope<Body>>(payload) {
             Ok(Envelope { body: Body::Event(event), .. }) => {
                 self.local.deliver_locally(&event);
                 true
@@ -325,7 +311,7 @@ mod tests {
     }
 
     fn envelope(from: u128, body: &Body) -> Vec<u8> {
-        let envelope = EnvelopeRef { v: ENVELOPE_VERSION, from: Uuid::from_u128(from), body };
+        let envelope = Envelope { v: ENVELOPE_VERSION, from: Uuid::from_u128(from), body };
         serde_json::to_vec(&envelope).unwrap_or_default()
     }
 

@@ -7,14 +7,13 @@ use domain::message::Message;
 use domain::{ChatId, DomainError, MessageId, UserId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Set,
-    TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
 use super::entities::{chat_members, chats, groups};
 use super::error::unexpected;
-use super::sql::statement;
+use super::sql::{chat_ids_param, ids_in_param, statement};
 
 pub struct SeaChatRepository {
     db: DatabaseConnection,
@@ -93,10 +92,6 @@ const MEMBERS_OF_USERS_CHATS_SQL: &str = "SELECT m.chat_id, m.user_id, u.name, m
     FROM chat_members m JOIN users u ON u.id = m.user_id
     WHERE m.chat_id IN (SELECT me.chat_id FROM chat_members me WHERE me.user_id = $1 {only})
     ORDER BY m.chat_id, m.id";
-
-/// `{only}` narrowed to the chat ids in the JSON array `$2`.
-const ONLY_LISTED_POSTGRES: &str = "AND me.chat_id IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint)";
-const ONLY_LISTED_SQLITE: &str = "AND me.chat_id IN (SELECT value FROM json_each($2))";
 
 fn kind_of(raw: &str) -> ChatKind {
     if raw == "group" { ChatKind::Group } else { ChatKind::Private }
@@ -330,21 +325,16 @@ impl SeaChatRepository {
     /// The chat list, or the part of it named by `only`, in two statements.
     async fn summaries(&self, user: UserId, only: Option<&[ChatId]>) -> Result<Vec<ChatSummary>, DomainError> {
         let mut values: Vec<sea_orm::Value> = vec![user.0.into()];
+        // `{only}`: narrowed to the listed chats, bound as `$2`.
         let filter = match only {
-            None => "",
+            None => String::new(),
             Some(chats) => {
-                values.push(sea_orm::Value::Json(Some(Box::new(serde_json::Value::from(
-                    chats.iter().map(|c| c.0).collect::<Vec<_>>(),
-                )))));
-                if self.db.get_database_backend() == DbBackend::Postgres {
-                    ONLY_LISTED_POSTGRES
-                } else {
-                    ONLY_LISTED_SQLITE
-                }
+                values.push(chat_ids_param(chats));
+                format!("AND me.chat_id IN ({})", ids_in_param(self.db.get_database_backend(), 2))
             }
         };
-        let summaries_sql = SUMMARIES_SQL.replace("{only}", filter);
-        let members_sql = MEMBERS_OF_USERS_CHATS_SQL.replace("{only}", filter);
+        let summaries_sql = SUMMARIES_SQL.replace("{only}", &filter);
+        let members_sql = MEMBERS_OF_USERS_CHATS_SQL.replace("{only}", &filter);
         let rows = SummaryRow::find_by_statement(statement(&self.db, &summaries_sql, values.clone()))
             .all(&self.db)
             .await

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::entities::messages;
 use super::error::unexpected;
-use super::sql::statement;
+use super::sql::{chat_ids_param, ids_in_param, statement};
 use super::store_messages;
 
 pub struct SeaMessageRepository {
@@ -34,14 +34,10 @@ impl SeaMessageRepository {
     }
 }
 
-/// Newest `$2` messages of each listed chat, through the `(chat_id, seq)` index: a range from each chat's
+/// Newest `$2` messages of each chat listed in `$1`, through the `(chat_id, seq)` index: a range from each chat's
 /// `last_seq` down.
 const NEWEST_SQL: &str = "SELECT m.* FROM messages m JOIN chats c ON c.id = m.chat_id
-    WHERE m.chat_id IN (SELECT value FROM json_each($1)) AND m.seq > c.last_seq - $2
-    ORDER BY m.chat_id, m.seq";
-
-const NEWEST_SQL_POSTGRES: &str = "SELECT m.* FROM messages m JOIN chats c ON c.id = m.chat_id
-    WHERE m.chat_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint) AND m.seq > c.last_seq - $2
+    WHERE m.chat_id IN ({ids}) AND m.seq > c.last_seq - $2
     ORDER BY m.chat_id, m.seq";
 
 #[async_trait]
@@ -120,14 +116,10 @@ impl MessageRepository for SeaMessageRepository {
         if chats.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = serde_json::Value::from(chats.iter().map(|c| c.0).collect::<Vec<_>>());
-        let sql = match self.db.get_database_backend() {
-            sea_orm::DbBackend::Postgres => NEWEST_SQL_POSTGRES,
-            _ => NEWEST_SQL,
-        };
-        let values = [sea_orm::Value::Json(Some(Box::new(ids))), i64::from(per_chat).into()];
+        let sql = NEWEST_SQL.replace("{ids}", &ids_in_param(self.db.get_database_backend(), 1));
+        let values = [chat_ids_param(&chats), i64::from(per_chat).into()];
         let rows = messages::Entity::find()
-            .from_raw_sql(statement(&self.db, sql, values))
+            .from_raw_sql(statement(&self.db, &sql, values))
             .all(&self.db)
             .await
             .map_err(unexpected)?;

@@ -105,21 +105,21 @@ async fn store_once(
     let mut first_of: HashMap<Key, usize> = HashMap::new();
     let unique: Vec<&NewMessage> =
         batch.iter().enumerate().filter(|(i, m)| *first_of.entry(key(m)).or_insert(*i) == *i).map(|(_, m)| m).collect();
-    let (mut stored, existing) = if db.get_database_backend() == DbBackend::Postgres && optimistic {
+    let postgres = db.get_database_backend() == DbBackend::Postgres;
+    let (mut stored, existing) = if optimistic && postgres {
         let stored = insert_postgres(db, &unique).await?;
         // Only the rows of a chat that vanished meanwhile are missing; say so through the lookup.
         let skipped: Vec<&NewMessage> = unique.into_iter().filter(|m| !stored.contains_key(&key(m))).collect();
         let existing = if skipped.is_empty() { HashMap::new() } else { find_existing(db, &skipped).await? };
         (stored, existing)
-    } else if db.get_database_backend() == DbBackend::Postgres {
-        let existing = find_existing(db, &unique).await?;
-        let fresh: Vec<&NewMessage> = unique.into_iter().filter(|m| !existing.contains_key(&key(m))).collect();
-        let stored = if fresh.is_empty() { HashMap::new() } else { insert_postgres(db, &fresh).await? };
-        (stored, existing)
     } else {
         let existing = find_existing(db, &unique).await?;
         let fresh: Vec<&NewMessage> = unique.into_iter().filter(|m| !existing.contains_key(&key(m))).collect();
-        let stored = if fresh.is_empty() { HashMap::new() } else { insert_sqlite(db, &fresh).await? };
+        let stored = match (fresh.is_empty(), postgres) {
+            (true, _) => HashMap::new(),
+            (false, true) => insert_postgres(db, &fresh).await?,
+            (false, false) => insert_sqlite(db, &fresh).await?,
+        };
         (stored, existing)
     };
     let mut answered: HashMap<Key, Message> = existing;
