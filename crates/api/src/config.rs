@@ -63,6 +63,14 @@ where
     }
 }
 
+/// A token bucket from `{name}_PER_SEC` and `{name}_BURST`.
+fn rate(get: &impl Fn(&str) -> Option<String>, name: &str, per_second: f64, burst: f64) -> anyhow::Result<Rate> {
+    Ok(Rate {
+        per_second: parse(get, &format!("{name}_PER_SEC"), per_second)?,
+        burst: parse(get, &format!("{name}_BURST"), burst)?,
+    })
+}
+
 /// A positive duration given in (possibly fractional) seconds.
 fn seconds(get: &impl Fn(&str) -> Option<String>, name: &str, default: Duration) -> anyhow::Result<Duration> {
     let secs: f64 = parse(get, name, default.as_secs_f64())?;
@@ -102,21 +110,13 @@ impl Config {
         let listen_addr =
             listen_addr.parse().with_context(|| format!("LISTEN_ADDR={listen_addr:?} is not host:port"))?;
         let rate_limits = RateLimits {
-            sends_per_second: parse(&get, "RATE_SEND_PER_SEC", 200.0)?,
-            send_burst: parse(&get, "RATE_SEND_BURST", 400.0)?,
-            requests_per_second: parse(&get, "RATE_REQUEST_PER_SEC", 50.0)?,
-            request_burst: parse(&get, "RATE_REQUEST_BURST", 200.0)?,
+            sends: rate(&get, "RATE_SEND", 200.0, 400.0)?,
+            requests: rate(&get, "RATE_REQUEST", 50.0, 200.0)?,
         };
         // A person never meets these; a password guesser does within seconds.
         let auth_limits = AuthLimits {
-            per_address: Rate {
-                per_second: parse(&get, "RATE_AUTH_PER_SEC", 1.0)?,
-                burst: parse(&get, "RATE_AUTH_BURST", 30.0)?,
-            },
-            per_email: Rate {
-                per_second: parse(&get, "RATE_AUTH_EMAIL_PER_SEC", 0.1)?,
-                burst: parse(&get, "RATE_AUTH_EMAIL_BURST", 10.0)?,
-            },
+            per_address: rate(&get, "RATE_AUTH", 1.0, 30.0)?,
+            per_email: rate(&get, "RATE_AUTH_EMAIL", 0.1, 10.0)?,
         };
         let bcrypt_cost = parse(&get, "BCRYPT_COST", 12)?;
         if !(4..=31).contains(&bcrypt_cost) {

@@ -16,10 +16,10 @@ use domain::{DomainError, UserId};
 /// Limits per user; a rate of 0 turns that limit off.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateLimits {
-    pub sends_per_second: f64,
-    pub send_burst: f64,
-    pub requests_per_second: f64,
-    pub request_burst: f64,
+    /// Message sends, over WebSocket and REST together.
+    pub sends: Rate,
+    /// Every other request.
+    pub requests: Rate,
 }
 
 /// Limits on registration and sign-in attempts; a rate of 0 turns that limit off.
@@ -113,10 +113,7 @@ pub struct TokenBuckets {
 
 impl TokenBuckets {
     pub fn new(limits: RateLimits) -> Self {
-        Self {
-            sends: Buckets::new(Rate { per_second: limits.sends_per_second, burst: limits.send_burst }),
-            requests: Buckets::new(Rate { per_second: limits.requests_per_second, burst: limits.request_burst }),
-        }
+        Self { sends: Buckets::new(limits.sends), requests: Buckets::new(limits.requests) }
     }
 
     fn of(&self, kind: RateKind) -> &Buckets<UserId> {
@@ -197,7 +194,7 @@ mod tests {
     use super::*;
 
     fn limits(sends_per_second: f64, send_burst: f64) -> RateLimits {
-        RateLimits { sends_per_second, send_burst, requests_per_second: 0.0, request_burst: 0.0 }
+        RateLimits { sends: Rate { per_second: sends_per_second, burst: send_burst }, requests: Rate::OFF }
     }
 
     #[test]
