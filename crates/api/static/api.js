@@ -34,23 +34,18 @@ export function friendlyMessage(code, serverMessage) {
 
 // ---- the session -------------------------------------------------------------------------------
 //
-// Kept per tab in sessionStorage, as before: the access token (short-lived, sent with every call and
-// when the WebSocket connects), when it expires, and the refresh token that gets the next one. The
-// access token is renewed a little before it expires and whenever a call answers 401 (the call is then
-// made once more); only a refused refresh ends the session.
+// One session per browser, shared by its tabs: kept in localStorage as one JSON value (the access
+// token, sent with every call and as the WebSocket's subprotocol; when it expires; the refresh token
+// that gets the next one; and `sid`, naming this sign-in). Signing in or out in one tab does it in all
+// of them, through the `storage` event (app.js). The access token is renewed a little before it
+// expires and whenever a call answers 401 (the call is then made once more); only a refused refresh
+// ends the session.
 //
-// Refresh tokens rotate, and presenting a rotated one again revokes the whole session. A tab the
-// browser duplicates starts with a copy of this tab's sessionStorage, so two tabs may hold the same
-// refresh token: refreshes are serialised across tabs (navigator.locks), and the tab that rotates a
-// token leaves its successor in localStorage under a digest of the old one, where a tab still holding
-// the old token finds it (or is told through the `storage` event) instead of presenting the old again.
+// Refresh tokens rotate, and presenting a rotated one again revokes the whole session, so the tabs
+// never refresh at once: refreshes are serialised across tabs (navigator.locks), and a tab that gets
+// the lock after another one rotated the token finds the successor already stored and uses it.
 
-const TOKEN_KEY = 'messenger.token';
-const REFRESH_KEY = 'messenger.refresh';
-const EXPIRES_KEY = 'messenger.expires'; // ms since the epoch
-const LIFETIME_KEY = 'messenger.lifetime'; // ms the access token was issued for
-const ROTATED_KEY = 'messenger.rotated'; // localStorage: {digest of a retired refresh token: its successor}
-const ROTATED_MAX = 20;
+const SESSION_KEY = 'messenger.session';
 const LOCK_NAME = 'messenger.refresh';
 const REFRESH_LEAD_MS = 60_000; // refresh this long before expiry (a quarter of short lifetimes)
 const EXPIRED_SLACK_MS = 5_000; // a call this close to expiry refreshes first
@@ -59,55 +54,72 @@ let refreshTimer = null;
 let refreshFailures = 0;
 let refreshing = null; // the refresh in flight in this tab
 
-const read = (key) => {
+/** The stored session, or null. */
+export function readSession() {
   try {
-    return sessionStorage.getItem(key);
+    const saved = JSON.parse(localStorage.getItem(SESSION_KEY) || 'null');
+    return saved && typeof saved.access_token === 'string' ? saved : null;
   } catch {
     return null;
   }
-};
+}
+
+function writeSession(session) {
+  try {
+    localStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  } catch {
+    // storage disabled: nothing can be kept, not even for this page's next call
+  }
+}
 
 export const token = {
-  get: () => read(TOKEN_KEY),
-  refreshToken: () => read(REFRESH_KEY),
-  expiresAt: () => Number(read(EXPIRES_KEY)) || 0,
-  /** Keeps the tokens of a POST /auth/token answer and plans the next refresh. */
-  set(answer) {
-    store(answer);
+  get: () => readSession()?.access_token ?? null,
+  refreshToken: () => readSession()?.refresh_token ?? null,
+  expiresAt: () => readSession()?.expires_at ?? 0,
+  sid: () => readSession()?.sid ?? null,
+  /** Starts a session from a sign-in answer (POST /auth/token with a password). */
+  start(answer) {
+    writeSession(sessionFrom(answer, { sid: uuidLike() }));
     scheduleRefresh();
   },
   clear() {
     clearTimeout(refreshTimer);
     refreshTimer = null;
-    forgetRotations(read(REFRESH_KEY));
-    for (const key of [TOKEN_KEY, REFRESH_KEY, EXPIRES_KEY, LIFETIME_KEY]) sessionStorage.removeItem(key);
+    try {
+      localStorage.removeItem(SESSION_KEY);
+    } catch {
+      // nothing was kept
+    }
   },
 };
 
-function store(answer) {
-  sessionStorage.setItem(TOKEN_KEY, answer.access_token);
-  if (answer.refresh_token) sessionStorage.setItem(REFRESH_KEY, answer.refresh_token);
-  const lifetime = Number(answer.expires_in) * 1000;
-  if (lifetime > 0) {
-    sessionStorage.setItem(EXPIRES_KEY, String(Date.now() + lifetime));
-    sessionStorage.setItem(LIFETIME_KEY, String(lifetime));
-  } else {
-    sessionStorage.removeItem(EXPIRES_KEY);
-    sessionStorage.removeItem(LIFETIME_KEY);
-  }
+function uuidLike() {
+  return globalThis.crypto?.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
 }
+
+/** The stored shape of a token answer: absolute expiry, the lifetime for planning the next refresh. */
+function sessionFrom(answer, previous) {
+  const lifetime = Number(answer.expires_in) * 1000;
+  return {
+    sid: previous.sid,
+    access_token: answer.access_token,
+    refresh_token: answer.refresh_token || previous.refresh_token || null,
+    expires_at: lifetime > 0 ? Date.now() + lifetime : 0,
+    lifetime: lifetime > 0 ? lifetime : 0,
+  };
+}
+
+const leadFor = (session) => (session?.lifetime ? Math.min(REFRESH_LEAD_MS, session.lifetime / 4) : REFRESH_LEAD_MS);
 
 /** Plans the next refresh a little before the access token expires (at once when that is past). */
 export function scheduleRefresh(delay = null) {
   clearTimeout(refreshTimer);
   refreshTimer = null;
-  if (!token.refreshToken()) return;
+  const session = readSession();
+  if (!session?.refresh_token) return;
   if (delay === null) {
-    const expiresAt = token.expiresAt();
-    if (!expiresAt) return;
-    const lifetime = Number(read(LIFETIME_KEY)) || 0;
-    const lead = lifetime ? Math.min(REFRESH_LEAD_MS, lifetime / 4) : REFRESH_LEAD_MS;
-    delay = Math.max(0, expiresAt - lead - Date.now());
+    if (!session.expires_at) return;
+    delay = Math.max(0, session.expires_at - leadFor(session) - Date.now());
   }
   // (A delay over 2^31 ms would fire at once; a token lives far shorter anyway.)
   refreshTimer = setTimeout(timedRefresh, Math.min(delay, 2 ** 31 - 1));
@@ -127,90 +139,10 @@ function timedRefresh() {
 
 /** Refreshes now when the access token is about to expire (timers stall while a computer sleeps). */
 export function refreshIfDue() {
-  const expiresAt = token.expiresAt();
-  if (!expiresAt || !token.refreshToken() || refreshing) return;
-  const lifetime = Number(read(LIFETIME_KEY)) || 0;
-  const lead = lifetime ? Math.min(REFRESH_LEAD_MS, lifetime / 4) : REFRESH_LEAD_MS;
-  if (Date.now() > expiresAt - lead) timedRefresh();
+  const session = readSession();
+  if (!session?.expires_at || !session.refresh_token || refreshing) return;
+  if (Date.now() > session.expires_at - leadFor(session)) timedRefresh();
 }
-
-/** A short digest naming a refresh token in localStorage without writing the retired token itself. */
-function digest(text) {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < text.length; i += 1) {
-    const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 2654435761);
-    h2 = Math.imul(h2 ^ c, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return `${(h2 >>> 0).toString(16).padStart(8, '0')}${(h1 >>> 0).toString(16).padStart(8, '0')}.${text.length}`;
-}
-
-function readRotations() {
-  try {
-    const saved = JSON.parse(localStorage.getItem(ROTATED_KEY) || '{}');
-    return saved && typeof saved === 'object' ? saved : {};
-  } catch {
-    return {};
-  }
-}
-
-function writeRotations(map) {
-  try {
-    const now = Date.now();
-    const entries = Object.entries(map)
-      .filter(([, e]) => e && !(e.refresh_expires_at && e.refresh_expires_at < now))
-      .sort(([, a], [, b]) => b.at - a.at)
-      .slice(0, ROTATED_MAX);
-    if (entries.length) localStorage.setItem(ROTATED_KEY, JSON.stringify(Object.fromEntries(entries)));
-    else localStorage.removeItem(ROTATED_KEY);
-  } catch {
-    // storage full or disabled: only duplicated tabs lose out
-  }
-}
-
-/** The tokens that replaced `refreshToken`, if a tab rotated it. */
-function successorOf(refreshToken) {
-  const entry = refreshToken && readRotations()[digest(refreshToken)];
-  return entry?.answer?.access_token && entry.answer.refresh_token !== refreshToken ? entry : null;
-}
-
-/** Leaves the successor of `old` where tabs still holding `old` (or an earlier one of its chain) find it. */
-function recordRotation(old, answer) {
-  const map = readRotations();
-  const now = Date.now();
-  const entry = {
-    at: now,
-    expires_at: now + Number(answer.expires_in || 0) * 1000,
-    refresh_expires_at: answer.refresh_expires_in ? now + Number(answer.refresh_expires_in) * 1000 : null,
-    answer,
-  };
-  for (const [key, value] of Object.entries(map)) if (value?.answer?.refresh_token === old) map[key] = entry;
-  map[digest(old)] = entry;
-  writeRotations(map);
-}
-
-/** Drops every trace of a session that ended (its current refresh token is `current`). */
-function forgetRotations(current) {
-  if (!current) return;
-  const map = readRotations();
-  for (const [key, value] of Object.entries(map)) if (value?.answer?.refresh_token === current) delete map[key];
-  writeRotations(map);
-}
-
-/** Takes over the tokens another tab got for the session this tab holds too. */
-function adopt(entry) {
-  const left = entry.expires_at ? Math.round((entry.expires_at - Date.now()) / 1000) : 0;
-  token.set({ ...entry.answer, expires_in: left > 0 ? left : 1 });
-}
-
-window.addEventListener('storage', (event) => {
-  if (event.key !== ROTATED_KEY) return;
-  const entry = successorOf(token.refreshToken());
-  if (entry) adopt(entry);
-});
 
 function withLock(work) {
   if (navigator.locks?.request) return navigator.locks.request(LOCK_NAME, work);
@@ -224,8 +156,8 @@ export function setUnauthorizedHandler(fn) {
 }
 
 /**
- * Gets a new access token (and refresh token) for this tab's session: one refresh at a time in this
- * tab, and across tabs. Rejects with the refresh's ApiError: 401 when the session is over (the
+ * Gets a new access token (and refresh token) for the session: one refresh at a time in this tab,
+ * and across tabs. Rejects with the refresh's ApiError: 401 when the session is over (the
  * unauthorized handler has been called then), anything else when it may work later.
  */
 export function refreshSession() {
@@ -244,11 +176,10 @@ export function refreshSession() {
 }
 
 async function rotate(held) {
-  const current = token.refreshToken();
+  const session = readSession();
+  const current = session?.refresh_token;
   if (!current) throw new ApiError(401, 'unauthorized');
-  if (current !== held) return; // tokens another tab got were adopted meanwhile
-  const handed = successorOf(current);
-  if (handed) return void adopt(handed);
+  if (current !== held) return; // another tab renewed the session meanwhile: its tokens are ours too
   let response;
   try {
     response = await fetch('/auth/token', {
@@ -267,9 +198,58 @@ async function rotate(held) {
     const code = data?.error?.code || (status >= 500 ? 'internal' : 'bad_request');
     throw new ApiError(status, code, data?.error?.message, Number(response.headers.get('Retry-After')) || null);
   }
-  recordRotation(current, data);
-  token.set(data);
+  writeSession(sessionFrom(data, session));
+  scheduleRefresh();
 }
+
+// A tab from before sessions were shared kept its tokens in sessionStorage: carry them over once.
+try {
+  const old = sessionStorage.getItem('messenger.token');
+  if (old && !readSession()) {
+    const expires = Number(sessionStorage.getItem('messenger.expires')) || 0;
+    writeSession({
+      sid: uuidLike(),
+      access_token: old,
+      refresh_token: sessionStorage.getItem('messenger.refresh'),
+      expires_at: expires,
+      lifetime: Number(sessionStorage.getItem('messenger.lifetime')) || 0,
+    });
+  }
+  for (const key of ['messenger.token', 'messenger.refresh', 'messenger.expires', 'messenger.lifetime']) {
+    sessionStorage.removeItem(key);
+  }
+} catch {
+  // storage disabled
+}
+
+let onSessionChange = () => {};
+/**
+ * Called when another tab changed the session: `fn(session or null, previous sid)`. A renewal there
+ * only moves this tab's refresh timer; a sign-in or sign-out is app.js's business.
+ */
+export function setSessionChangeHandler(fn) {
+  onSessionChange = fn;
+}
+
+window.addEventListener('storage', (event) => {
+  if (event.key !== SESSION_KEY && event.key !== null) return; // (null: the storage was cleared)
+  let previous = null;
+  try {
+    previous = JSON.parse(event.oldValue || 'null')?.sid ?? null;
+  } catch {
+    previous = null;
+  }
+  const session = readSession();
+  if (session && session.sid === previous) {
+    scheduleRefresh(); // renewed by another tab
+    return;
+  }
+  if (!session) {
+    clearTimeout(refreshTimer);
+    refreshTimer = null;
+  }
+  onSessionChange(session, previous);
+});
 
 async function request(method, path, options = {}, retried = false) {
   const { json, form, auth = true, keepalive = false } = options;
@@ -353,7 +333,15 @@ export const api = {
    * left out and come back whole): `{chats: [{chat, messages, more}], removed: [chat id]}`.
    */
   sync: (versions) => request('POST', '/sync', { json: { chats: versions } }),
-  send: (chatId, text, clientId) =>
-    request('POST', `/chats/${chatId}/messages`, { json: { text, client_id: clientId } }),
+  send: (chatId, text, clientId, replyTo = null) =>
+    request('POST', `/chats/${chatId}/messages`, { json: { text, client_id: clientId, ...(replyTo ? { reply_to: replyTo } : {}) } }),
+  editMessage: (chatId, messageId, text) =>
+    request('PATCH', `/chats/${chatId}/messages/${messageId}`, { json: { text } }),
+  deleteMessage: (chatId, messageId) => request('DELETE', `/chats/${chatId}/messages/${messageId}`),
+  /** A user with `online` and `last_seen` (for me and people who share a chat with me). */
+  user: (userId) => request('GET', `/users/${userId}`),
+  /** Messages matching every word of `q`, newest first; `chatId` narrows to one chat. */
+  searchMessages: (q, { chatId, limit = 30, beforeId } = {}) =>
+    request('GET', `/search/messages${query({ q, chat_id: chatId, limit, before_id: beforeId })}`),
   markRead: (chatId, messageId) => request('POST', `/chats/${chatId}/read`, { json: { message_id: messageId } }),
 };

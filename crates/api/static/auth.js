@@ -59,7 +59,7 @@ async function withBusy(form, errorBox, work) {
 
 async function signIn(email, password) {
   const answer = await api.login(email, password);
-  token.set(answer); // the access token, its lifetime and the refresh token
+  token.start(answer); // the access token, its lifetime and the refresh token, for every tab
   await onSignedIn();
 }
 

@@ -1,95 +1,150 @@
-// The open conversation: header, messages (with paging backwards on scroll up), composer.
+// The open conversation: its header (name, members or presence, typing), the message list
+// (timeline.js), the message menu (reply, edit, copy, delete) and the composer (drafts, replies,
+// edits, the length limit).
 
-import { conv, isReadByAll, on, readersOf, state, typingLabel } from './state.js';
+import { getDraft, setDraft } from './drafts.js';
+import { conv, emit, on, state, typingLabel } from './state.js';
+import {
+  applyMessages, applyPending, applyService, applyStatuses, closeTimeline, focusMessage, initTimeline, lastEditable,
+  nearTop, openTimeline, position, scrollToBottomSmooth, toBottom, updateJump,
+} from './timeline.js';
 import { toast } from './toast.js';
-import { $, avatar, dayKey, el, formatDay, formatFull, formatTime, joinNames } from './util.js';
+import { $, avatar, charCount, debounce, lastSeenLabel, snippet } from './util.js';
 
-const NEAR_TOP_PX = 120;
-const NEAR_BOTTOM_PX = 60;
+/** The server's limit, in characters (Unicode scalar values). */
+export const MAX_MESSAGE_CHARS = 4096;
 const TYPING_EVERY_MS = 3000;
+const PRESENCE_REFRESH_MS = 30_000;
 
 let actions = {};
 let lastTypingSent = 0;
-let unseenBelow = 0;
+let mode = null; // { kind: 'reply' | 'edit', chatId, message } while replying to or editing a message
+let presenceTimer = null;
+let menuFor = null; // the message the open menu is about
 
 export function initConversation(handlers) {
   actions = handlers;
-  const scroller = $('#message-scroller');
-  scroller.addEventListener('scroll', onScroll, { passive: true });
-  $('#jump-bottom').addEventListener('click', () => scrollToBottom(true));
+  initTimeline({
+    seen: (chatId, id) => actions.seen(chatId, id),
+    menu: openMenu,
+    quote: showOriginal,
+    retry: (clientId) => actions.retry(clientId),
+    discard: (clientId) => actions.discard(clientId),
+    info: (text) => toast(text, 'info'),
+    scrolled: ({ nearTop: top, nearBottom }) => {
+      const chatId = state.openChatId;
+      if (!chatId) return;
+      if (top) actions.loadOlder(chatId);
+      if (nearBottom && conv(chatId).hasNewer) actions.loadNewer(chatId);
+    },
+  });
+  $('#jump-bottom').addEventListener('click', () => {
+    const chatId = state.openChatId;
+    if (!chatId) return;
+    if (conv(chatId).hasNewer) actions.jumpToLatest(chatId);
+    else scrollToBottomSmooth();
+  });
   $('#conv-back').addEventListener('click', () => actions.back());
   $('#conv-info').addEventListener('click', () => actions.showMembers(state.openChatId));
-
-  const input = $('#composer-input');
-  input.addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
-      event.preventDefault();
-      submit();
-    }
-  });
-  input.addEventListener('input', () => {
-    autoGrow(input);
-    if (input.value.trim() && Date.now() - lastTypingSent > TYPING_EVERY_MS) {
-      lastTypingSent = Date.now();
-      actions.typing(state.openChatId);
-    }
-  });
-  $('#composer').addEventListener('submit', (event) => {
-    event.preventDefault();
-    submit();
-  });
+  initComposer();
+  initMenu();
 
   on('typing', (chatId) => chatId === state.openChatId && renderSubtitle());
-  on('chats', () => state.openChatId && renderHeader());
+  on('chats', () => {
+    if (!state.openChatId) return;
+    renderHeader();
+    updateJump();
+  });
+  on('presence', (userId) => userId === peerOf(state.chats.get(state.openChatId)) && renderSubtitle());
+  on('messages', (change) => {
+    applyMessages(change);
+    if (mode && change.chatId === mode.chatId) {
+      const now = change.changed.find((m) => m.id === mode.message.id);
+      if (now?.deleted) cancelMode(); // the message being edited or answered was deleted
+    }
+  });
+  on('pending', applyPending);
+  on('statuses', applyStatuses);
+  on('service', applyService);
+  on('unread', (chatId) => chatId === state.openChatId && updateJump());
+  on('position', (where) => {
+    position(where);
+    loadMoreIfShort(where.chatId);
+  });
+  on('conv-reset', (chatId) => chatId === state.openChatId && openTimeline(chatId));
+  on('conv-status', (chatId) => {
+    if (chatId !== state.openChatId) return;
+    renderHistoryStatus(chatId);
+    loadMoreIfShort(chatId);
+  });
+  on('sent', (chatId) => {
+    if (chatId !== state.openChatId) return;
+    if (conv(chatId).hasNewer) actions.jumpToLatest(chatId);
+    else toBottom();
+  });
 }
 
-function autoGrow(input) {
-  input.style.height = 'auto';
-  input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
+/** A page that does not fill the view (or a person already at the top) wants the page before it. */
+function loadMoreIfShort(chatId) {
+  const c = state.convs.get(chatId);
+  if (chatId !== state.openChatId || !c?.ready || c.loadingOlder || !c.hasMore) return;
+  if (nearTop()) requestAnimationFrame(() => state.openChatId === chatId && actions.loadOlder(chatId));
 }
 
-function submit() {
-  const input = $('#composer-input');
-  const text = input.value.trim();
-  if (!text || !state.openChatId) return;
-  if (text.length > 4096) {
-    toast('A message can have at most 4096 characters.');
-    return;
-  }
-  input.value = '';
-  autoGrow(input);
-  lastTypingSent = 0;
-  actions.send(state.openChatId, text);
-  scrollToBottom(true);
-}
+// ---- opening and closing --------------------------------------------------------------------
 
 export function showConversation(chatId) {
   const chat = state.chats.get(chatId);
+  saveDraftNow();
+  cancelMode({ restoreDraft: false });
+  closeMenu();
   $('#conv-placeholder').hidden = true;
   $('#conv-pane').hidden = false;
   $('#conv-pane').dataset.chatId = String(chatId);
-  $('#message-list').replaceChildren();
-  rendered.clear();
-  unseenBelow = 0;
   renderHeader(chat);
-  renderMessages('bottom');
+  openTimeline(chatId);
+  renderHistoryStatus(chatId);
   const input = $('#composer-input');
-  input.value = '';
-  autoGrow(input);
-  if (window.matchMedia('(min-width: 700px)').matches) input.focus();
-  else $('#conv-back').focus();
+  input.value = getDraft(chatId);
+  composerChanged({ draft: false });
+  if (window.matchMedia('(min-width: 700px)').matches) {
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+  } else {
+    $('#conv-back').focus();
+  }
+  clearInterval(presenceTimer);
+  presenceTimer = setInterval(() => renderSubtitle(), PRESENCE_REFRESH_MS); // "last seen 5 minutes ago" ages
 }
 
 export function hideConversation() {
+  saveDraftNow();
+  cancelMode({ restoreDraft: false });
+  closeMenu();
+  clearInterval(presenceTimer);
+  closeTimeline();
   $('#conv-pane').hidden = true;
   $('#conv-placeholder').hidden = false;
   delete $('#conv-pane').dataset.chatId;
+  $('#composer-input').value = '';
+}
+
+// ---- header -----------------------------------------------------------------------------------
+
+function peerOf(chat) {
+  if (chat?.type !== 'private') return null;
+  return chat.members?.find((m) => m.id !== state.me?.id)?.id ?? null;
 }
 
 export function renderHeader(chat = state.chats.get(state.openChatId)) {
   if (!chat) return;
-  $('#conv-title').textContent = chat.name;
-  $('#conv-avatar').replaceChildren(avatar(chat.name, chat.id, chat.type === 'group' ? 'avatar-group' : ''));
+  const title = $('#conv-title');
+  if (title.textContent !== chat.name) title.textContent = chat.name;
+  const avatarHost = $('#conv-avatar');
+  if (avatarHost.dataset.for !== `${chat.id}:${chat.name}`) {
+    avatarHost.replaceChildren(avatar(chat.name, chat.id, chat.type === 'group' ? 'avatar-group' : ''));
+    avatarHost.dataset.for = `${chat.id}:${chat.name}`;
+  }
   $('#conv-info').hidden = chat.type !== 'group';
   renderSubtitle(chat);
 }
@@ -100,184 +155,265 @@ function renderSubtitle(chat = state.chats.get(state.openChatId)) {
   const typing = typingLabel(chat);
   subtitle.classList.toggle('typing-text', Boolean(typing));
   subtitle.dataset.typing = typing ? 'true' : 'false';
-  if (typing) subtitle.textContent = typing;
-  else if (chat.type === 'group') subtitle.textContent = `${chat.members?.length || 0} members`;
-  else subtitle.textContent = 'private chat';
-}
-
-// ---- messages -------------------------------------------------------------------------------
-
-const rendered = new Map(); // key -> { node, signature }
-
-const TICK_ONE = 'M9 16.2 4.8 12l-1.4 1.4L9 19 21 7l-1.4-1.4L9 16.2Z';
-const TICK_TWO = 'M.4 13.4 6 19l1.4-1.4L1.8 12 .4 13.4ZM22.2 5.6 11.6 16.2 7.4 12 6 13.4l5.6 5.6 12-12-1.4-1.4ZM18 7l-1.4-1.4-6.3 6.3 1.4 1.4L18 7Z';
-const CLOCK = 'M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20Zm0 18a8 8 0 1 1 0-16 8 8 0 0 1 0 16Zm.5-13H11v6l5.2 3.2.8-1.3-4.5-2.7V7Z';
-
-function icon(path) {
-  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('aria-hidden', 'true');
-  const p = document.createElementNS('http://www.w3.org/2000/svg', 'path');
-  p.setAttribute('fill', 'currentColor');
-  p.setAttribute('d', path);
-  svg.append(p);
-  return svg;
-}
-
-/** One tick when the server stored it, two when everyone else has read it. */
-function statusOf(chat, message) {
-  if (message.pending) return message.failed ? 'failed' : 'pending';
-  return isReadByAll(chat, message) ? 'read' : 'sent';
-}
-
-function ticks(chat, message, status) {
-  const label = { pending: 'Sending…', failed: 'Not sent', sent: 'Sent', read: chat.type === 'group' ? 'Read by everyone' : 'Read' }[status];
-  let title = label;
-  if (chat.type === 'group' && !message.pending) {
-    const readers = readersOf(chat, message);
-    title = readers.length ? `Read by ${joinNames(readers)}` : 'Not read yet';
+  let text;
+  let presence = '';
+  if (typing) text = typing;
+  else if (chat.type === 'group') text = `${chat.members?.length || 0} members`;
+  else {
+    const known = state.presence.get(peerOf(chat));
+    presence = known ? (known.online ? 'online' : 'offline') : '';
+    text = known ? lastSeenLabel(known) : '';
   }
-  const path = status === 'read' ? TICK_TWO : status === 'sent' ? TICK_ONE : CLOCK;
-  const attrs = { class: `ticks ticks-${status}`, title, 'aria-label': title, 'data-testid': 'message-ticks', dataset: { status } };
-  if (chat.type === 'group' && !message.pending) {
-    // A button so people on touch screens (no hover) can tap to see who has read it.
-    return el('button', { ...attrs, type: 'button', on: { click: () => toast(title, 'info') } }, [icon(path)]);
-  }
-  return el('span', { ...attrs, role: 'img' }, [icon(path)]);
+  subtitle.dataset.presence = presence;
+  subtitle.classList.toggle('is-online', presence === 'online' && !typing);
+  if (subtitle.textContent !== text) subtitle.textContent = text;
 }
 
-function messageNode(chat, message, status, showAuthor) {
-  const own = message.sender_id === state.me?.id;
-  const author = chat.members?.find((m) => m.id === message.sender_id)?.name || 'Someone';
-  const meta = el('span', { class: 'msg-meta' }, [
-    message.edited_at && !message.deleted ? el('span', { class: 'msg-edited', text: 'edited' }) : null,
-    el('time', { datetime: message.timestamp, title: formatFull(message.timestamp), text: formatTime(message.timestamp) }),
-    own ? ticks(chat, message, status) : null,
-  ]);
-  const bubble = el('div', { class: 'bubble' }, [
-    showAuthor ? el('span', { class: 'msg-author', style: `color:var(--c${message.sender_id % 8})`, text: author }) : null,
-    message.deleted
-      ? el('span', { class: 'msg-text msg-deleted', 'data-testid': 'message-text', text: 'Message deleted' })
-      : el('span', { class: 'msg-text', 'data-testid': 'message-text', text: message.text }),
-    meta,
-  ]);
-  const children = [bubble];
-  if (message.failed) {
-    children.push(el('div', { class: 'msg-failed', role: 'alert' }, [
-      el('span', { text: `Not sent: ${message.failed}` }),
-      el('button', { type: 'button', class: 'link-button', text: 'Retry', on: { click: () => actions.retry(message.client_id) } }),
-      el('button', { type: 'button', class: 'link-button', text: 'Delete', on: { click: () => actions.discard(message.client_id) } }),
-    ]));
-  }
-  return el('li', {
-    class: `msg ${own ? 'own' : 'other'}`,
-    'data-testid': 'message',
-    'aria-label': `${own ? 'You' : author}, ${formatTime(message.timestamp)}`,
-    dataset: {
-      id: message.id ?? '', seq: message.seq ?? '', clientId: message.client_id ?? '', own: String(own), status,
-      senderId: message.sender_id,
-    },
-  }, children);
-}
-
-/** Stored messages, then what is still waiting in the outbox. */
-function entries(chatId) {
-  const stored = conv(chatId).list;
-  const held = new Set(stored.map((m) => m.client_id).filter(Boolean));
-  const pending = state.outbox.forChat(chatId)
-    .filter((item) => !held.has(item.client_id))
-    .map((item) => ({ ...item, id: null, pending: true, sender_id: state.me.id, timestamp: item.created_at }));
-  return [...stored, ...pending];
-}
-
-/**
- * Re-renders the message list, reusing unchanged nodes.
- * mode: 'bottom' scrolls to the newest, 'prepend' keeps the view still while older pages
- * arrive above, 'auto' follows the newest only if the person was already at the bottom.
- */
-export function renderMessages(mode = 'auto') {
-  const chatId = state.openChatId;
-  const chat = state.chats.get(chatId);
-  if (!chat) return;
-  const scroller = $('#message-scroller');
-  const wasAtBottom = isAtBottom();
-  const oldHeight = scroller.scrollHeight;
-  const oldTop = scroller.scrollTop;
-
-  const nodes = [];
-  const keep = new Set();
-  let previous = null;
-  for (const message of entries(chatId)) {
-    if (!previous || dayKey(previous.timestamp) !== dayKey(message.timestamp)) {
-      nodes.push(el('li', { class: 'day-separator', role: 'separator' }, [el('span', { text: formatDay(message.timestamp) })]));
-    }
-    const status = statusOf(chat, message);
-    const showAuthor = chat.type === 'group' && message.sender_id !== state.me?.id &&
-      (!previous || previous.sender_id !== message.sender_id || dayKey(previous.timestamp) !== dayKey(message.timestamp));
-    const readers = chat.type === 'group' ? readersOf(chat, message).join(',') : '';
-    const key = message.pending ? `c:${message.client_id}` : `m:${message.id}`;
-    // The version too: a message held already may come again edited or deleted (sync upserts by id).
-    const signature = `${status}|${showAuthor}|${readers}|${message.failed || ''}|${message.version ?? ''}`;
-    let entry = rendered.get(key);
-    if (!entry || entry.signature !== signature) {
-      entry = { node: messageNode(chat, message, status, showAuthor), signature };
-      rendered.set(key, entry);
-    }
-    keep.add(key);
-    nodes.push(entry.node);
-    previous = message;
-  }
-  for (const key of rendered.keys()) if (!keep.has(key)) rendered.delete(key);
-  $('#message-list').replaceChildren(...nodes);
-
+function renderHistoryStatus(chatId) {
   const c = conv(chatId);
   const status = $('#history-status');
-  if (!c.ready) status.textContent = 'Loading messages…';
-  else if (c.loadingOlder) status.textContent = 'Loading earlier messages…';
-  else if (!c.hasMore) status.textContent = nodes.length ? 'This is the beginning of the conversation.' : 'No messages yet. Say hello!';
-  else status.textContent = '';
-
-  if (mode === 'bottom' || (mode === 'auto' && wasAtBottom)) scrollToBottom();
-  else if (mode === 'prepend') scroller.scrollTop = oldTop + (scroller.scrollHeight - oldHeight);
+  let text = '';
+  if (!c.ready) text = 'Loading messages…';
+  else if (c.loadingOlder) text = 'Loading earlier messages…';
+  else if (!c.hasMore) text = c.list.length || state.outbox.forChat(chatId).length ? 'This is the beginning of the conversation.' : 'No messages yet. Say hello!';
+  if (status.textContent !== text) status.textContent = text;
+  const newer = $('#newer-status');
+  newer.hidden = !c.hasNewer;
+  newer.textContent = c.loadingNewer ? 'Loading newer messages…' : 'Scroll down for newer messages';
 }
 
-/** A message from someone else arrived while the person is reading further up. */
-export function noteUnseen() {
-  if (isAtBottom()) return;
-  unseenBelow += 1;
-  updateJump();
+// ---- a reply's original --------------------------------------------------------------------
+
+async function showOriginal(chatId, messageId) {
+  if (focusMessage(messageId)) return;
+  toast('Loading the original message…', 'info');
+  const found = await actions.loadUntil(chatId, messageId);
+  if (state.openChatId !== chatId) return;
+  if (!found || !focusMessage(messageId)) toast('The original message is not available.', 'info');
 }
 
-export function isAtBottom() {
-  const s = $('#message-scroller');
-  return s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
+// ---- the message menu ---------------------------------------------------------------------
+
+function canDelete(chat, message) {
+  if (message.deleted || !message.id) return false;
+  return message.sender_id === state.me?.id || (chat?.type === 'group' && chat.creator_id === state.me?.id);
 }
 
-export function scrollToBottom(smooth = false) {
-  const s = $('#message-scroller');
-  s.scrollTo({ top: s.scrollHeight, behavior: smooth ? 'smooth' : 'instant' });
-  unseenBelow = 0;
-  updateJump();
+function initMenu() {
+  const menu = $('#message-menu');
+  menu.addEventListener('click', (event) => {
+    const item = event.target.closest('[data-item]');
+    if (!item || !menuFor) return;
+    const message = menuFor;
+    closeMenu();
+    runMenuItem(item.dataset.item, message);
+  });
+  menu.addEventListener('keydown', (event) => {
+    const items = [...menu.querySelectorAll('[data-item]:not([hidden])')];
+    const at = items.indexOf(document.activeElement);
+    if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+      event.preventDefault();
+      const next = (at + (event.key === 'ArrowDown' ? 1 : -1) + items.length) % items.length;
+      items[next]?.focus();
+    } else if (event.key === 'Tab') {
+      closeMenu();
+    }
+  });
+  document.addEventListener('pointerdown', (event) => {
+    if (menuFor && !event.target.closest('#message-menu')) closeMenu(false);
+  });
+  window.addEventListener('resize', () => closeMenu(false));
+  $('#message-scroller').addEventListener('scroll', () => menuFor && closeMenu(false), { passive: true });
 }
 
-function updateJump() {
-  const atBottom = isAtBottom();
-  if (atBottom) unseenBelow = 0;
-  $('#jump-bottom').hidden = atBottom;
-  const count = $('#jump-count');
-  count.hidden = unseenBelow === 0;
-  count.textContent = String(unseenBelow);
+let menuReturnFocus = null;
+
+function openMenu(message, anchor, point) {
+  const chat = state.chats.get(state.openChatId);
+  if (!chat || !message?.id || message.deleted) return;
+  const menu = $('#message-menu');
+  const own = message.sender_id === state.me?.id;
+  menu.querySelector('[data-item="edit"]').hidden = !own;
+  menu.querySelector('[data-item="delete"]').hidden = !canDelete(chat, message);
+  menuFor = message;
+  menuReturnFocus = anchor?.closest?.('.msg')?.querySelector('.msg-actions') || document.activeElement;
+  menu.hidden = false;
+  const rect = anchor.getBoundingClientRect();
+  const x = point ? point.x : (own ? rect.left - menu.offsetWidth : rect.right);
+  const y = point ? point.y : rect.top;
+  menu.style.left = `${Math.max(8, Math.min(x, window.innerWidth - menu.offsetWidth - 8))}px`;
+  menu.style.top = `${Math.max(8, Math.min(y, window.innerHeight - menu.offsetHeight - 8))}px`;
+  menu.querySelector('[data-item]:not([hidden])')?.focus();
 }
 
-/** Whether older history should be fetched now (near the top, or the page does not fill the view). */
-export function wantsOlder() {
-  const s = $('#message-scroller');
-  return s.scrollTop < NEAR_TOP_PX || s.scrollHeight <= s.clientHeight;
+/** Closes the message menu; returns whether it was open. */
+export function closeMenu(restoreFocus = true) {
+  if (!menuFor) return false;
+  menuFor = null;
+  $('#message-menu').hidden = true;
+  if (restoreFocus && menuReturnFocus?.isConnected) menuReturnFocus.focus();
+  menuReturnFocus = null;
+  return true;
 }
 
-function onScroll() {
-  updateJump();
-  if (!state.openChatId) return;
-  if (wantsOlder()) actions.loadOlder(state.openChatId);
-  if (isAtBottom()) actions.markRead();
+async function runMenuItem(item, message) {
+  const chatId = message.chat_id;
+  if (item === 'reply') startMode('reply', message);
+  else if (item === 'edit') startMode('edit', message);
+  else if (item === 'copy') {
+    try {
+      await navigator.clipboard.writeText(message.text);
+      toast('Copied.', 'info');
+    } catch {
+      toast('Could not copy: select the text instead.', 'info');
+    }
+  } else if (item === 'delete') {
+    const choice = await actions.confirm({
+      title: 'Delete message?',
+      text: 'It will be deleted for everyone in this chat.',
+      ok: 'Delete',
+      danger: true,
+    });
+    if (choice === 'ok') await actions.deleteMessage(chatId, message.id);
+  }
+}
+
+// ---- composer ---------------------------------------------------------------------------------
+
+function initComposer() {
+  const input = $('#composer-input');
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submit();
+    } else if (event.key === 'Escape' && mode) {
+      event.preventDefault();
+      event.stopPropagation();
+      cancelMode();
+    } else if (event.key === 'ArrowUp' && !input.value && !mode && !event.shiftKey && !event.altKey) {
+      const last = lastEditable();
+      if (last) {
+        event.preventDefault();
+        startMode('edit', last);
+      }
+    }
+  });
+  input.addEventListener('input', () => {
+    composerChanged({ draft: true });
+    if (input.value.trim() && mode?.kind !== 'edit' && Date.now() - lastTypingSent > TYPING_EVERY_MS) {
+      lastTypingSent = Date.now();
+      actions.typing(state.openChatId);
+    }
+  });
+  $('#composer').addEventListener('submit', (event) => {
+    event.preventDefault();
+    submit();
+  });
+  $('#composer-cancel').addEventListener('click', () => {
+    cancelMode();
+    input.focus();
+  });
+  window.addEventListener('pagehide', saveDraftNow);
+}
+
+function autoGrow(input) {
+  input.style.height = 'auto';
+  input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
+}
+
+const saveDraftSoon = debounce(() => saveDraftNow(), 400);
+
+/** Keeps what is typed in the open chat as its draft (not while editing a message: that is not a draft). */
+function saveDraftNow() {
+  // The chat the composer belongs to: when switching chats, state already names the next one.
+  const chatId = Number($('#conv-pane').dataset.chatId);
+  if (!chatId || mode?.kind === 'edit' || !state.chats.has(chatId)) return;
+  if (setDraft(chatId, $('#composer-input').value)) emit('draft', chatId);
+}
+
+/** The composer's text changed: its height, the length limit, the draft. */
+function composerChanged({ draft }) {
+  const input = $('#composer-input');
+  autoGrow(input);
+  const count = charCount(input.value);
+  const over = count > MAX_MESSAGE_CHARS;
+  const limit = $('#composer-limit');
+  limit.hidden = !over;
+  if (over) {
+    limit.textContent = `Messages are limited to ${MAX_MESSAGE_CHARS} characters ` +
+      `(this one has ${count.toLocaleString()}: remove ${(count - MAX_MESSAGE_CHARS).toLocaleString()}).`;
+  }
+  input.setAttribute('aria-invalid', over ? 'true' : 'false');
+  $('#send-button').setAttribute('aria-disabled', over ? 'true' : 'false');
+  $('#composer').classList.toggle('over-limit', over);
+  if (draft) saveDraftSoon();
+}
+
+async function submit() {
+  const input = $('#composer-input');
+  const chatId = state.openChatId;
+  const text = input.value.trim();
+  if (!chatId) return;
+  if (charCount(text) > MAX_MESSAGE_CHARS) {
+    composerChanged({ draft: false });
+    $('#composer-limit').hidden = false;
+    input.focus();
+    return; // never cut: the person decides what to remove
+  }
+  if (mode?.kind === 'edit') {
+    const { message } = mode;
+    if (!text || text === message.text) {
+      cancelMode();
+      return;
+    }
+    const saved = await actions.edit(chatId, message.id, text);
+    if (saved && mode?.message === message) cancelMode();
+    return;
+  }
+  if (!text) return;
+  const replyTo = mode?.kind === 'reply' ? mode.message.id : null;
+  input.value = '';
+  lastTypingSent = 0;
+  if (mode) cancelMode({ restoreDraft: false });
+  setDraft(chatId, '');
+  emit('draft', chatId);
+  composerChanged({ draft: false });
+  actions.send(chatId, text, replyTo);
+}
+
+function startMode(kind, message) {
+  const input = $('#composer-input');
+  if (mode?.kind !== 'edit') saveDraftNow(); // what was typed stays the draft while editing
+  mode = { kind, chatId: message.chat_id, message };
+  const chat = state.chats.get(message.chat_id);
+  const author = message.sender_id === state.me?.id ? 'You' : chat?.members?.find((m) => m.id === message.sender_id)?.name || 'Someone';
+  $('#composer-context').hidden = false;
+  $('#composer-context').dataset.mode = kind;
+  $('#composer-context-title').textContent = kind === 'edit' ? 'Edit message' : `Reply to ${author}`;
+  $('#composer-context-text').textContent = snippet(message.text, 100);
+  if (kind === 'edit') input.value = message.text;
+  else input.value = getDraft(message.chat_id);
+  composerChanged({ draft: false });
+  input.focus();
+  input.setSelectionRange(input.value.length, input.value.length);
+}
+
+/** Leaves reply or edit mode; returns whether there was one. */
+export function cancelMode({ restoreDraft = true } = {}) {
+  if (!mode) return false;
+  const wasEdit = mode.kind === 'edit';
+  const chatId = mode.chatId;
+  mode = null;
+  $('#composer-context').hidden = true;
+  delete $('#composer-context').dataset.mode;
+  if (wasEdit && restoreDraft && chatId === state.openChatId) {
+    $('#composer-input').value = getDraft(chatId);
+    composerChanged({ draft: false });
+  }
+  return true;
+}
+
+/** Esc inside the conversation: closes the menu, else leaves reply or edit mode. Returns whether it did. */
+export function escapeConversation() {
+  return closeMenu() || cancelMode();
 }

@@ -1,7 +1,9 @@
-// Dialogs: find people for a private chat, create a group, see / add / leave members.
+// Dialogs: find people for a private chat, create a group, see / add / remove / leave members, and
+// the page's own confirmation dialog (never window.confirm). An error while a dialog is open shows
+// inside it (toast.js): the modal's backdrop would hide a toast.
 
 import { api } from './api.js';
-import { state } from './state.js';
+import { addServiceLines, state } from './state.js';
 import { showError } from './toast.js';
 import { $, avatar, debounce, el } from './util.js';
 
@@ -17,6 +19,14 @@ export function initDialogs(handlers) {
   $('#user-dialog-cancel').addEventListener('click', () => $('#user-dialog').close());
   $('#user-dialog-submit').addEventListener('click', createGroup);
   $('#members-close').addEventListener('click', () => $('#members-dialog').close());
+  $('#members-list').addEventListener('click', (event) => {
+    const button = event.target.closest('[data-remove-user]');
+    if (button) removeMember(Number(button.dataset.removeUser));
+  });
+  for (const dialog of document.querySelectorAll('dialog')) {
+    dialog.addEventListener('close', () => clearDialogError(dialog));
+  }
+  initConfirm();
   $('#members-leave').addEventListener('click', leaveGroup);
   $('#members-add').addEventListener('click', () => {
     $('#members-dialog').close();
@@ -36,6 +46,7 @@ export function openUserDialog(nextMode) {
   $('#user-search-label').textContent = mode === 'group' ? 'Add people by name or email' : 'Find people by name or email';
   $('#user-results').replaceChildren();
   renderSelected();
+  clearDialogError($('#user-dialog'));
   $('#user-dialog').showModal();
   (mode === 'group' ? $('#group-name') : $('#user-search')).focus();
 }
@@ -120,7 +131,7 @@ function renderSelected() {
 async function createGroup() {
   const name = $('#group-name').value.trim();
   if (!name) {
-    showError({ message: 'Please give the group a name.' });
+    showError({ message: 'Please give the group a name.' }); // (shown in the dialog, which is open)
     $('#group-name').focus();
     return;
   }
@@ -136,23 +147,75 @@ async function createGroup() {
 export function openMembersDialog(chatId) {
   const chat = state.chats.get(chatId);
   if (!chat) return;
+  renderMembers(chat);
+  clearDialogError($('#members-dialog'));
+  $('#members-dialog').showModal();
+  api.chat(chatId).then((fresh) => {
+    actions.chatChanged(fresh);
+    const now = state.chats.get(chatId);
+    if (now && $('#members-dialog').open) renderMembers(now);
+  }).catch(() => {});
+}
+
+function renderMembers(chat) {
+  const creator = chat.creator_id === state.me.id;
+  $('#members-dialog').dataset.chatId = String(chat.id);
   $('#members-dialog-title').textContent = `${chat.name}: ${chat.members.length} members`;
-  $('#members-list').replaceChildren(...chat.members.map((m) => el('li', { class: 'user-row static', 'data-testid': 'member' }, [
+  $('#members-list').replaceChildren(...chat.members.map((m) => el('li', { class: 'user-row static', 'data-testid': 'member', dataset: { userId: m.id } }, [
     avatar(m.name, m.id),
     el('span', { class: 'user-row-text' }, [
-      el('span', { class: 'user-row-name', text: m.id === state.me.id ? `${m.name} (you)` : m.name }),
+      el('span', { class: 'user-row-name', dir: 'auto', text: m.id === state.me.id ? `${m.name} (you)` : m.name }),
       el('span', { class: 'user-row-email', text: m.id === chat.creator_id ? 'creator' : 'member' }),
     ]),
+    creator && m.id !== state.me.id
+      ? el('button', {
+        type: 'button', class: 'danger small', 'data-testid': 'member-remove', dataset: { removeUser: m.id },
+        'aria-label': `Remove ${m.name} from the group`, text: 'Remove',
+      })
+      : null,
   ])));
-  $('#members-add').hidden = chat.creator_id !== state.me.id;
-  $('#members-dialog').showModal();
-  api.chat(chatId).then((fresh) => actions.chatChanged(fresh)).catch(() => {});
+  $('#members-add').hidden = !creator;
+}
+
+/** The creator removes someone from the group. */
+async function removeMember(userId) {
+  const chatId = Number($('#members-dialog').dataset.chatId);
+  const chat = state.chats.get(chatId);
+  const person = chat?.members?.find((m) => m.id === userId);
+  if (!chat || !person) return;
+  const choice = await confirmDialog({
+    title: `Remove ${person.name}?`,
+    text: `${person.name} will no longer see new messages in “${chat.name}”.`,
+    ok: 'Remove',
+    danger: true,
+  });
+  if (choice !== 'ok') return;
+  try {
+    await api.removeMember(chatId, userId);
+    const now = state.chats.get(chatId);
+    if (!now) return;
+    // Noted here, and the member list changed in place, so neither this nor the sync that follows
+    // finds a change of its own to note as "left".
+    now.members = now.members.filter((m) => m.id !== userId);
+    addServiceLines(now, [{ userId, text: `You removed ${person.name}` }]);
+    actions.chatChanged({ ...now });
+    if ($('#members-dialog').open) renderMembers(state.chats.get(chatId));
+  } catch (error) {
+    showError(error);
+  }
 }
 
 async function leaveGroup() {
   const chatId = state.openChatId;
   const chat = state.chats.get(chatId);
-  if (!chat || !window.confirm(`Leave “${chat.name}”? You will stop receiving its messages.`)) return;
+  if (!chat) return;
+  const choice = await confirmDialog({
+    title: `Leave “${chat.name}”?`,
+    text: 'You will stop receiving its messages.',
+    ok: 'Leave group',
+    danger: true,
+  });
+  if (choice !== 'ok') return;
   try {
     await api.removeMember(chatId, state.me.id);
     $('#members-dialog').close();
@@ -160,4 +223,60 @@ async function leaveGroup() {
   } catch (error) {
     showError(error);
   }
+}
+
+// ---- errors inside a dialog ------------------------------------------------------------------
+
+function clearDialogError(dialog) {
+  const box = dialog?.querySelector('.dialog-error');
+  if (box) {
+    box.textContent = '';
+    box.hidden = true;
+  }
+}
+
+// ---- the page's confirmation dialog ------------------------------------------------------------
+
+let settle = null;
+
+function initConfirm() {
+  const dialog = $('#confirm-dialog');
+  for (const [id, answer] of [['#confirm-ok', 'ok'], ['#confirm-cancel', 'cancel'], ['#confirm-extra', 'extra']]) {
+    $(id).addEventListener('click', () => finish(answer));
+  }
+  dialog.addEventListener('cancel', (event) => {
+    event.preventDefault(); // Esc: answered as Cancel, through finish
+    finish('cancel');
+  });
+}
+
+function finish(answer) {
+  const dialog = $('#confirm-dialog');
+  const done = settle;
+  settle = null;
+  if (dialog.open) dialog.close();
+  done?.(answer);
+}
+
+/**
+ * Asks in the page. `{ title, text, ok, cancel, extra, danger }`; resolves to 'ok', 'extra' or
+ * 'cancel' (also for Esc). A question asked while another is open answers the first as 'cancel'.
+ */
+export function confirmDialog({ title, text, ok = 'OK', cancel = 'Cancel', extra = null, danger = false }) {
+  if (settle) finish('cancel');
+  const dialog = $('#confirm-dialog');
+  $('#confirm-title').textContent = title;
+  $('#confirm-text').textContent = text;
+  const okButton = $('#confirm-ok');
+  okButton.textContent = ok;
+  okButton.className = danger ? 'danger' : 'primary';
+  $('#confirm-cancel').textContent = cancel;
+  $('#confirm-cancel').hidden = !cancel;
+  $('#confirm-extra').textContent = extra || '';
+  $('#confirm-extra').hidden = !extra;
+  return new Promise((resolve) => {
+    settle = resolve;
+    dialog.showModal();
+    okButton.focus();
+  });
 }

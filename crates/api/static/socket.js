@@ -1,4 +1,5 @@
-// The WebSocket half of the contract: one connection per tab (each tab is a device),
+// The WebSocket half of the contract: one connection per tab (each tab is a device), signed in with
+// the access token as the subprotocol `bearer.<token>` next to `messenger`,
 // reconnecting on its own with exponential backoff (capped at 10 s) and jitter.
 // Every close but our own sign-out reconnects: a lost network, a server restart (1001, 1012), and
 // 1013, which says we read too slowly and the server's queue for us overflowed, so frames were
@@ -85,11 +86,18 @@ export class Realtime {
     if (this.stopped) return;
     this.setStatus('connecting');
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const url = `${scheme}//${location.host}/ws?token=${encodeURIComponent(this.getToken() || '')}`;
+    const url = `${scheme}//${location.host}/ws`;
+    const accessToken = this.getToken();
+    if (!accessToken) {
+      this.scheduleRetry();
+      return;
+    }
     let opened = false;
     let ws;
     try {
-      ws = new WebSocket(url);
+      // The token travels as a subprotocol, never in the URL (where logs and proxies would keep it);
+      // the server answers with the subprotocol `messenger`.
+      ws = new WebSocket(url, ['messenger', `bearer.${accessToken}`]);
     } catch {
       this.scheduleRetry();
       return;

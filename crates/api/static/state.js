@@ -12,12 +12,17 @@ export const state = {
   // so POST /sync only has to answer what came after. Only sync answers move it (see sync.js).
   versions: new Map(),
   openChatId: null,
-  // chat id -> { byId, bySeq, list, contig, hasMore, loadingOlder, ready }; `contig` is the highest seq
-  // up to which the loaded part of the conversation has no hole (null until the first page arrived).
+  // chat id -> { byId, bySeq, list, contig, hasMore, hasNewer, loadingOlder, loadingNewer, ready }:
+  // `list` is in seq order; `contig` is the highest seq up to which the loaded part of the
+  // conversation has no hole (null until the first page arrived). `hasNewer`: the loaded part is a
+  // window that stops before the chat's end (opened at the first unread message or at a search
+  // result); newer messages then load as the person scrolls down, not as they arrive.
   convs: new Map(),
+  presence: new Map(), // user id -> { online, last_seen }
   typing: new Map(), // chat id -> Map(user id -> expiry ms)
   outbox: new Outbox(),
   connection: 'connecting',
+  unreadTotal: 0, // unread messages in all chats (the title and the favicon badge show it)
 };
 
 const listeners = new Map();
@@ -37,6 +42,7 @@ export function resetState() {
   state.openChatId = null;
   state.convs.clear();
   state.typing.clear();
+  state.presence.clear();
   state.outbox.unload();
 }
 
@@ -74,6 +80,7 @@ export function mergeSummary(summary) {
     state.chats.set(summary.id, summary);
     return summary;
   }
+  noteMemberChanges(old, summary.members);
   const localIsNewer = seqOf(old.last_message) > seqOf(summary.last_message);
   for (const m of summary.members || []) {
     const pointer = member(old, m.id)?.last_read_message_id ?? 0;
@@ -90,6 +97,7 @@ export function mergeSummary(summary) {
 /** Merges a Chat (members, name, creator) into the summary we hold, or adds it. */
 export function upsertChat(chat) {
   const old = state.chats.get(chat.id);
+  if (old) noteMemberChanges(old, chat.members);
   const merged = { last_message: null, unread_count: 0, readAllUpTo: 0, ...old, ...chat };
   state.chats.set(chat.id, merged);
   if (!state.order.includes(chat.id)) state.order.unshift(chat.id);
@@ -108,38 +116,66 @@ export function removeChat(chatId) {
 export function conv(chatId) {
   if (!state.convs.has(chatId)) {
     state.convs.set(chatId, {
-      byId: new Map(), bySeq: new Map(), list: [], contig: null, hasMore: true, loadingOlder: false, ready: false,
+      byId: new Map(), bySeq: new Map(), list: [], contig: null, hasMore: true, hasNewer: false,
+      loadingOlder: false, loadingNewer: false, ready: false, unreadMarkId: null,
     });
   }
   return state.convs.get(chatId);
 }
 
+/** Where a message goes in a seq-ordered list: after every message that comes before it. */
+function insertionIndex(list, message) {
+  let lo = 0;
+  let hi = list.length;
+  // Nearly always the newest: try the end first.
+  if (!hi || compareMessages(list[hi - 1], message) <= 0) return hi;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareMessages(list[mid], message) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
  * Upserts messages into a conversation by id: a message we hold may come again in a newer state
- * (a sync answer, an edit). Returns the ones that were new.
+ * (a sync answer, an edit, a deletion). Returns `{ added, changed }`: the messages that were new,
+ * and the held ones that changed. A conversation that is a window (`hasNewer`) takes no message past
+ * the seq right after its end: those are below the window and load when scrolled to.
  */
-export function addMessages(chatId, messages) {
+export function upsertMessages(chatId, messages) {
   const c = conv(chatId);
   const added = [];
-  for (const message of messages) {
+  const changed = [];
+  const incoming = messages.length > 1 ? [...messages].sort(compareMessages) : messages;
+  for (const message of incoming) {
     const existing = c.byId.get(message.id);
     if (existing) {
       // `read` only ever flips to true; anything else changes only with the message's version.
       const read = existing.read || message.read;
-      if ((message.version ?? 0) > (existing.version ?? 0)) Object.assign(existing, message);
+      let moved = false;
+      if ((message.version ?? 0) > (existing.version ?? 0)) {
+        Object.assign(existing, message);
+        moved = true;
+      }
+      if (read !== existing.read) moved = true;
       existing.read = read;
+      if (moved) changed.push(existing);
       continue;
     }
+    if (c.hasNewer && c.contig !== null && message.seq && message.seq > c.contig + 1) continue;
     c.byId.set(message.id, message);
     if (message.seq) c.bySeq.set(message.seq, message);
-    c.list.push(message);
+    c.list.splice(insertionIndex(c.list, message), 0, message);
     added.push(message);
-  }
-  if (added.length) {
-    c.list.sort(compareMessages);
     advanceContig(c);
   }
-  return added;
+  return { added, changed };
+}
+
+/** As upsertMessages, returning only the messages that were new. */
+export function addMessages(chatId, messages) {
+  return upsertMessages(chatId, messages).added;
 }
 
 /** Moves the conversation's hole-free mark as far up as the held seqs allow. */
@@ -182,10 +218,40 @@ export function noteLastMessage(message) {
   return true;
 }
 
-export const newestId = (chatId) => {
-  const list = state.convs.get(chatId)?.list || [];
-  return list.length ? Math.max(...list.map((m) => m.id)) : 0;
-};
+/** Whether the loaded part of a conversation reaches the newest message of the chat. */
+export function reachesEnd(chatId) {
+  const c = state.convs.get(chatId);
+  return Boolean(c && c.contig !== null && !c.hasNewer && c.contig >= knownLastSeq(chatId));
+}
+
+// ---- "X joined" / "X left" ----------------------------------------------------------------------
+// The server keeps no such messages: the client writes them when a chat's member list it holds
+// changes (after `chat_updated` and POST /sync, or a dialog's GET /chats/{id}), placed after the
+// newest message known then. They are kept with the chat summary, so a reload keeps them too.
+
+const SERVICE_KEPT = 50;
+let serviceCounter = 0;
+
+function noteMemberChanges(chat, members) {
+  if (!Array.isArray(chat.members) || !Array.isArray(members) || chat.type !== 'group') return;
+  const before = new Map(chat.members.map((m) => [m.id, m]));
+  const after = new Map(members.map((m) => [m.id, m]));
+  const lines = [];
+  for (const [id, m] of after) if (!before.has(id)) lines.push({ userId: id, text: `${id === state.me?.id ? 'You' : m.name} joined` });
+  for (const [id, m] of before) if (!after.has(id)) lines.push({ userId: id, text: `${id === state.me?.id ? 'You' : m.name} left` });
+  if (!lines.length) return;
+  addServiceLines(chat, lines);
+}
+
+/** Adds lines like "Carol joined" to a chat, after its newest known message. */
+export function addServiceLines(chat, lines) {
+  const afterSeq = knownLastSeq(chat.id);
+  const at = new Date().toISOString();
+  chat.service = [...(chat.service || []), ...lines.map((line) => ({
+    ...line, key: `s:${Date.now().toString(36)}.${(serviceCounter += 1)}`, afterSeq, at,
+  }))].slice(-SERVICE_KEPT);
+  emit('service', chat.id);
+}
 
 export function member(chat, userId) {
   return chat?.members?.find((m) => m.id === userId);

@@ -1,11 +1,39 @@
-// Toasts for errors and notices (an aria-live region), and a visually hidden announcer
-// that reads out new messages to screen readers.
+// Toasts for errors and notices, and a visually hidden announcer that reads out new messages to
+// screen readers.
+//
+// Toasts sit at the top of the window, never over the composer. An error while a modal dialog is
+// open is shown inside that dialog (its `.dialog-error`), next to what caused it; any other toast is
+// lifted into the top layer (a manual popover, shown again for each toast) so that no modal backdrop
+// ever covers it.
 
 import { $, el } from './util.js';
 
 const TOAST_MS = 6000;
 
+function openDialog() {
+  const open = [...document.querySelectorAll('dialog[open]')];
+  return open[open.length - 1] || null;
+}
+
+/** Puts the toast host above everything in the top layer, including a modal shown after it. */
+function raise(host) {
+  if (typeof host.showPopover !== 'function') return;
+  try {
+    if (host.matches(':popover-open')) host.hidePopover();
+    host.showPopover();
+  } catch {
+    // not a popover (an old browser): the z-index has to do
+  }
+}
+
 export function toast(message, kind = 'error') {
+  const dialog = openDialog();
+  const box = dialog?.querySelector('.dialog-error');
+  if (box && kind === 'error') {
+    box.textContent = message;
+    box.hidden = false;
+    return;
+  }
   const host = $('#toasts');
   if (!host) return;
   // Do not stack the same words twice.
@@ -15,10 +43,14 @@ export function toast(message, kind = 'error') {
     el('span', { class: 'toast-text', text: message }),
     close,
   ]);
-  const dismiss = () => node.remove();
+  const dismiss = () => {
+    node.remove();
+    if (!host.children.length && typeof host.hidePopover === 'function' && host.matches(':popover-open')) host.hidePopover();
+  };
   close.addEventListener('click', dismiss);
   host.append(node);
   while (host.children.length > 4) host.firstElementChild.remove();
+  raise(host);
   setTimeout(dismiss, kind === 'error' ? TOAST_MS * 1.5 : TOAST_MS);
 }
 

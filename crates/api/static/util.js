@@ -115,3 +115,82 @@ export function joinNames(names) {
   if (names.length <= 1) return names.join('');
   return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
 }
+
+/** Characters as the server counts them (Unicode scalar values), not UTF-16 code units. */
+export function charCount(text) {
+  let n = 0;
+  for (const _ of text) n += 1; // the string iterator walks code points: a surrogate pair is one
+  return n;
+}
+
+// ---- links ----------------------------------------------------------------------------------
+// Only http and https, found in plain text and built as elements with textContent: a person's
+// text is never parsed as markup, and no other scheme (javascript:, data:) ever becomes a link.
+
+const URL_IN_TEXT = /\bhttps?:\/\/[^\s<>"'`]+/giu;
+const TRAILING = /[.,;:!?'"»”’)\]}]+$/u;
+
+function trimUrl(raw) {
+  let url = raw;
+  // Punctuation that ends a sentence is not part of the link; a closing bracket is, when the link opened it.
+  for (;;) {
+    const match = TRAILING.exec(url);
+    if (!match) break;
+    const last = url[url.length - 1];
+    const pairs = { ')': '(', ']': '[', '}': '{' };
+    if (pairs[last] && url.split(pairs[last]).length > url.split(last).length - 1) break;
+    url = url.slice(0, -1);
+  }
+  return url;
+}
+
+/** A safe href for text that looks like a link, or null. */
+export function safeHref(text) {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The text as nodes: plain text, with http(s) links as anchors that open in a new tab. */
+export function linkify(text) {
+  const nodes = [];
+  let at = 0;
+  URL_IN_TEXT.lastIndex = 0;
+  for (let match = URL_IN_TEXT.exec(text); match; match = URL_IN_TEXT.exec(text)) {
+    const raw = trimUrl(match[0]);
+    const href = safeHref(raw);
+    if (!href) continue;
+    if (match.index > at) nodes.push(document.createTextNode(text.slice(at, match.index)));
+    nodes.push(el('a', { href, target: '_blank', rel: 'noopener noreferrer', class: 'msg-link', text: raw }));
+    at = match.index + raw.length;
+    URL_IN_TEXT.lastIndex = at;
+  }
+  if (at < text.length) nodes.push(document.createTextNode(text.slice(at)));
+  return nodes;
+}
+
+// ---- presence wording ----------------------------------------------------------------------
+
+/** "online", "last seen just now", "last seen 5 minutes ago", "last seen today at 14:03", … */
+export function lastSeenLabel(presence, now = Date.now()) {
+  if (!presence) return '';
+  if (presence.online) return 'online';
+  if (!presence.last_seen) return 'last seen recently';
+  const at = new Date(presence.last_seen);
+  const minutes = Math.floor((now - at.getTime()) / 60_000);
+  if (minutes < 1) return 'last seen just now';
+  if (minutes < 60) return `last seen ${minutes} minute${minutes === 1 ? '' : 's'} ago`;
+  const days = Math.round((startOfDay(new Date(now)) - startOfDay(at)) / 86_400_000);
+  if (days === 0) return `last seen today at ${timeFormat.format(at)}`;
+  if (days === 1) return `last seen yesterday at ${timeFormat.format(at)}`;
+  return `last seen ${formatDay(at)}`;
+}
+
+/** A one-line snippet of a message's text for quotes, previews and notifications. */
+export function snippet(text, max = 120) {
+  const line = String(text || '').replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}

@@ -27,6 +27,9 @@ const ASSETS: &[(&str, &str)] = &[
     asset!("chatlist.js"),
     asset!("conversation.js"),
     asset!("dialogs.js"),
+    asset!("drafts.js"),
+    asset!("notify.js"),
+    asset!("timeline.js"),
 ];
 
 const INDEX: &str = include_str!("../../static/index.html");
