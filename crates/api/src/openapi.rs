@@ -7,7 +7,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::http::{auth, chats, dto, groups, health, messages, sync, users};
+use crate::http::{auth, chats, dto, edits, groups, health, messages, search, sync, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,13 +16,14 @@ use crate::http::{auth, chats, dto, groups, health, messages, sync, users};
         auth::register, auth::token, auth::logout, users::me, users::search,
         chats::open_private, chats::list, chats::get,
         groups::create, groups::add_member, groups::remove_member,
-        messages::history, messages::send, messages::read, sync::sync,
+        messages::history, messages::send, messages::read, edits::edit, edits::remove, search::messages,
+        sync::sync,
         health::healthz, health::readyz,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, dto::UserDto, dto::MessageDto, dto::MemberDto, dto::ChatDto, dto::ChatSummaryDto,
         dto::TokenDto, dto::StatusDto, dto::RegisterRequest, dto::TokenForm, dto::TokenJson, dto::LogoutRequest,
-        dto::PrivateChatRequest, dto::GroupRequest, dto::MemberRequest, dto::SendRequest, dto::ReadRequest,
+        dto::PrivateChatRequest, dto::GroupRequest, dto::MemberRequest, dto::SendRequest, dto::EditRequest, dto::ReadRequest,
         sync::SyncRequest, sync::SyncAnswerDto, sync::ChatChangesDto,
     )),
     modifiers(&Security, &ContractResponses),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::auth::AuthPorts;
-use app::{AuthService, ChatService, MessageService, ReceiptService, SyncService, UserService};
+use app::{AuthService, ChatService, EditService, MessageService, ReceiptService, SearchService, SyncService, UserService};
 use domain::events::EventBus;
 use domain::health::HealthProbe;
 use domain::rate_limit::{RateKind, RateLimiter};
@@ -17,6 +17,8 @@ pub struct Services {
     pub users: UserService,
     pub chats: ChatService,
     pub messages: MessageService,
+    pub edits: EditService,
+    pub search: SearchService,
     pub receipts: ReceiptService,
     pub sync: SyncService,
     pub limiter: Arc<dyn RateLimiter>,
@@ -53,6 +55,8 @@ impl Services {
             chats: ChatService::new(chats.clone(), users, receipts.clone(), bus.clone()),
             messages: MessageService::new(chats.clone(), messages.clone(), bus.clone(), limiter.clone())
                 .with_send_timeout(send_timeout),
+            edits: EditService::new(chats.clone(), messages.clone(), bus.clone(), limiter.clone()),
+            search: SearchService::new(chats.clone(), messages.clone()),
             sync: SyncService::new(chats.clone(), messages.clone()),
             receipts: ReceiptService::new(chats, messages, receipts, bus.clone()),
             limiter,

@@ -2,16 +2,20 @@
 
 pub mod auth;
 pub mod chats;
+pub mod edits;
 mod membership;
 pub mod messages;
 pub mod receipts;
+pub mod search;
 mod sequencer;
 pub mod sync;
 pub mod users;
 
 pub use auth::AuthService;
 pub use chats::ChatService;
+pub use edits::EditService;
 pub use messages::{MessageService, SendOutcome};
 pub use receipts::ReceiptService;
+pub use search::{SearchRequest, SearchService};
 pub use sync::SyncService;
 pub use users::UserService;

@@ -7,7 +7,7 @@ use domain::chat::ChatRepository;
 use domain::events::{Event, EventBus};
 use domain::message::{HistoryQuery, InsertOutcome, Message, MessageRepository, MessageText, NewMessage};
 use domain::rate_limit::{RateKind, RateLimiter};
-use domain::{ChatId, ConnectionId, DomainError, UserId};
+use domain::{ChatId, ConnectionId, DomainError, MessageId, UserId};
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -61,7 +61,8 @@ impl MessageService {
     /// `origin` is the connection that sent it (it gets an ack, not the broadcast).
     ///
     /// # Errors
-    /// `InvalidInput` for bad text, `NotFound` for an unknown chat, `Forbidden` for a non-member,
+    /// `InvalidInput` for bad text or a `reply_to` that is not a message of the chat, `NotFound` for an
+    /// unknown chat, `Forbidden` for a non-member,
     /// `RateLimited` over the send budget, `Conflict` when `client_id` was used for another message,
     /// `Unavailable` when the message could not be stored in time (then it was not acknowledged, and a
     /// retry with the same `client_id` is safe).
@@ -72,16 +73,22 @@ impl MessageService {
         chat: ChatId,
         text: &str,
         client_id: Uuid,
+        reply_to: Option<MessageId>,
         origin: Option<ConnectionId>,
     ) -> Result<SendOutcome, DomainError> {
         let text = MessageText::new(text)?;
         let members = members_if_member(self.chats.as_ref(), chat, sender).await?;
+        if let Some(reply_to) = reply_to
+            && self.messages.chat_of(reply_to).await? != Some(chat)
+        {
+            return Err(DomainError::invalid("reply_to must name a message of the same chat"));
+        }
         // A duplicate must never be refused for rate: when the bucket is empty, answer from the store.
         if let Err(limited) = self.limiter.acquire(sender, RateKind::Send) {
             return self.answer_duplicate_or(limited, sender, chat, &text, client_id).await;
         }
         let deadline = Instant::now() + self.send_timeout;
-        let new = NewMessage { chat_id: chat, sender_id: sender, text: text.clone(), client_id };
+        let new = NewMessage { chat_id: chat, sender_id: sender, text: text.clone(), client_id, reply_to };
         // The store-and-publish step runs on its own task: when the database is slow the sender is told
         // to retry at the deadline, while a statement already in flight finishes and, if it stored the
         // message, still broadcasts it, so that a late commit is never a silent one.
@@ -171,9 +178,11 @@ async fn store_and_publish(
     Ok(outcome)
 }
 
-/// A reused `client_id` must name the same message; anything else is a client bug worth reporting.
+/// A reused `client_id` must name the same message; anything else is a client bug worth reporting. Once
+/// edited or deleted, the text can no longer be compared: the retry is answered with the message as it
+/// is now.
 fn same_message(original: &Message, chat: ChatId, text: &MessageText) -> Result<(), DomainError> {
-    if original.chat_id == chat && original.text == text.as_str() {
+    if original.chat_id == chat && (!original.is_as_sent() || original.text == text.as_str()) {
         Ok(())
     } else {
         Err(DomainError::Conflict("this client_id was already used for a different message".into()))
@@ -204,6 +213,9 @@ mod tests {
             timestamp: chrono::DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
             read: false,
             client_id: Some(CLIENT),
+            edited_at: None,
+            deleted: false,
+            reply_to: None,
         }
     }
 
@@ -243,7 +255,7 @@ mod tests {
             .times(1)
             .return_const(());
         let outcome = service(chats_with_members(vec![1, 2]), messages, bus, open_limiter())
-            .send(UserId(1), ChatId(5), "hi", CLIENT, Some(origin))
+            .send(UserId(1), ChatId(5), "hi", CLIENT, None, Some(origin))
             .await;
         assert_eq!(outcome.ok(), Some(SendOutcome { message: stored(5, "hi"), duplicate: false }));
     }
@@ -255,7 +267,7 @@ mod tests {
         let mut limiter = open_limiter();
         limiter.expect_refund().times(1).return_const(());
         let outcome = service(chats_with_members(vec![1, 2]), messages, MockEventBus::new(), limiter)
-            .send(UserId(1), ChatId(5), "hi", CLIENT, None)
+            .send(UserId(1), ChatId(5), "hi", CLIENT, None, None)
             .await;
         assert_eq!(outcome.map(|o| o.duplicate).ok(), Some(true));
     }
@@ -268,7 +280,7 @@ mod tests {
             let mut limiter = open_limiter();
             limiter.expect_refund().return_const(());
             let outcome = service(chats_with_members(vec![1, 2]), messages, MockEventBus::new(), limiter)
-                .send(UserId(1), ChatId(chat), text, CLIENT, None)
+                .send(UserId(1), ChatId(chat), text, CLIENT, None, None)
                 .await;
             assert!(matches!(outcome, Err(DomainError::Conflict(_))), "{chat} {text}");
         }
@@ -278,7 +290,7 @@ mod tests {
     async fn non_members_unknown_chats_and_bad_text_store_nothing() {
         let send = |chats: MockChatRepository, text: &'static str| async move {
             service(chats, MockMessageRepository::new(), MockEventBus::new(), MockRateLimiter::new())
-                .send(UserId(1), ChatId(5), text, CLIENT, None)
+                .send(UserId(1), ChatId(5), text, CLIENT, None, None)
                 .await
         };
         assert!(matches!(send(chats_with_members(vec![2, 3]), "hi").await, Err(DomainError::Forbidden(_))));
@@ -300,14 +312,14 @@ mod tests {
         let mut fresh = MockMessageRepository::new();
         fresh.expect_find_by_client_id().returning(|_, _| Ok(None));
         let refused = service(chats_with_members(vec![1, 2]), fresh, MockEventBus::new(), limited())
-            .send(UserId(1), ChatId(5), "hi", CLIENT, None)
+            .send(UserId(1), ChatId(5), "hi", CLIENT, None, None)
             .await;
         assert!(matches!(refused, Err(DomainError::RateLimited { .. })));
 
         let mut known = MockMessageRepository::new();
         known.expect_find_by_client_id().returning(|_, _| Ok(Some(stored(5, "hi"))));
         let answered = service(chats_with_members(vec![1, 2]), known, MockEventBus::new(), limited())
-            .send(UserId(1), ChatId(5), "hi", CLIENT, None)
+            .send(UserId(1), ChatId(5), "hi", CLIENT, None, None)
             .await;
         assert_eq!(answered.map(|o| o.duplicate).ok(), Some(true));
     }
@@ -318,7 +330,7 @@ mod tests {
         let mut messages = MockMessageRepository::new();
         messages.expect_insert_idempotent().returning(|_| Err(DomainError::Unexpected(anyhow::anyhow!("db down"))));
         let outcome = service(chats_with_members(vec![1, 2]), messages, MockEventBus::new(), open_limiter())
-            .send(UserId(1), ChatId(5), "hi", CLIENT, None)
+            .send(UserId(1), ChatId(5), "hi", CLIENT, None, None)
             .await;
         assert!(matches!(outcome, Err(DomainError::Unexpected(_))));
     }
@@ -334,11 +346,11 @@ mod tests {
             .with_send_timeout(Duration::from_millis(50));
         // Another send holding the chat's turn keeps this one from the database past its deadline.
         let turn = service.sequencer.turn(ChatId(5)).await;
-        let outcome = service.send(UserId(1), ChatId(5), "hi", CLIENT, None).await;
+        let outcome = service.send(UserId(1), ChatId(5), "hi", CLIENT, None, None).await;
         assert!(matches!(outcome, Err(DomainError::Unavailable { .. })), "{outcome:?}");
         drop(turn);
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let retried = service.send(UserId(1), ChatId(5), "hi", CLIENT, None).await;
+        let retried = service.send(UserId(1), ChatId(5), "hi", CLIENT, None, None).await;
         assert_eq!(retried.map(|o| o.duplicate).ok(), Some(false));
     }
 

@@ -125,6 +125,9 @@ mod tests {
             timestamp: Utc::now(),
             read: false,
             client_id: None,
+            edited_at: None,
+            deleted: false,
+            reply_to: None,
         }
     }
 

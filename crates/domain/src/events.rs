@@ -13,6 +13,10 @@ use crate::message::{Message, ReadByAll};
 pub enum Event {
     /// A new message: to every connection of every member but `origin`.
     MessageSent { message: Message, members: Vec<UserId>, origin: Option<ConnectionId> },
+    /// A message's text changed: to every connection of every member but `origin` (which gets an ack).
+    MessageEdited { message: Message, members: Vec<UserId>, origin: Option<ConnectionId> },
+    /// A message became a tombstone: to every connection of every member, the deleting one included.
+    MessageDeleted { message: Message, members: Vec<UserId> },
     /// A member's read pointer advanced: to every connection of every member but `origin`.
     ReadAdvanced {
         chat_id: ChatId,

@@ -93,10 +93,11 @@ async fn seed_messages(db: &DatabaseConnection, chat: ChatId, lines: &[(UserId, 
         .transpose()?
         .unwrap_or(0);
     let mut last = (0, start);
+    let mut stored = Vec::with_capacity(lines.len());
     for (i, (sender, text)) in lines.iter().enumerate() {
         let seq = i64::try_from(i).context("too many seed lines")? + 1;
         let timestamp = start + TimeDelta::seconds(seq * 30);
-        messages::ActiveModel {
+        let row = messages::ActiveModel {
             chat_id: Set(chat.0),
             sender_id: Set(sender.0),
             text: Set((*text).to_owned()),
@@ -109,8 +110,10 @@ async fn seed_messages(db: &DatabaseConnection, chat: ChatId, lines: &[(UserId, 
         }
         .insert(&txn)
         .await?;
+        stored.push(row);
         last = (seq, timestamp);
     }
+    crate::db::index_for_search(&txn, &stored).await?;
     // The chat's counters must agree with what was stored, as if the messages had been sent.
     let sql = "UPDATE chats SET last_seq = $2, version = version + $2, last_message_at = $3 WHERE id = $1";
     txn.execute_raw(crate::db::statement(&txn, sql, [chat.0.into(), last.0.into(), last.1.into()])).await?;

@@ -99,7 +99,7 @@ impl TestDb {
 }
 
 fn message(chat: ChatId, sender: UserId, text: &str, client_id: Uuid) -> anyhow::Result<NewMessage> {
-    Ok(NewMessage { chat_id: chat, sender_id: sender, text: MessageText::new(text)?, client_id })
+    Ok(NewMessage { chat_id: chat, sender_id: sender, text: MessageText::new(text)?, client_id, reply_to: None })
 }
 
 #[tokio::test]
@@ -320,6 +320,7 @@ async fn seqs_are_contiguous_and_timestamps_never_decrease_under_concurrent_batc
         sender_id: first.sender_id,
         text: MessageText::new(&first.text)?,
         client_id: first.client_id.unwrap_or_default(),
+        reply_to: None,
     };
     assert!(matches!(plain.insert_idempotent(again).await?, InsertOutcome::Existing(_)));
     let next = plain.insert_idempotent(message(other.id, users[0], "next", Uuid::new_v4())?).await?;

@@ -247,6 +247,20 @@ pub struct SendRequest {
     pub text: String,
     /// Required deduplication key, a UUID chosen by the client.
     pub client_id: Uuid,
+    /// The message of the same chat this one answers.
+    #[schema(minimum = 1)]
+    pub reply_to: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EditRequest {
+    /// The new text: 1 to 4096 characters, not only white space; no control characters but newline and tab.
+    #[schema(
+        min_length = 1,
+        max_length = 4096,
+        pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*\S[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$"
+    )]
+    pub text: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

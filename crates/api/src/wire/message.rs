@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MessageDto {
     pub id: i64,
     pub chat_id: i64,
@@ -23,6 +23,13 @@ pub struct MessageDto {
     pub read: bool,
     /// The sender's deduplication key; null only for seeded messages.
     pub client_id: Option<Uuid>,
+    /// When the sender last edited the text (RFC 3339, UTC, microseconds); null until then.
+    #[schema(example = json!(null))]
+    pub edited_at: Option<String>,
+    /// A deleted message keeps its id and seq, with an empty text.
+    pub deleted: bool,
+    /// The message of the same chat this one answers.
+    pub reply_to: Option<i64>,
 }
 
 /// Frames borrow the message they carry; it is serialised once per broadcast, so one copy is cheap.
@@ -44,6 +51,9 @@ impl From<Message> for MessageDto {
             text: m.text,
             read: m.read,
             client_id: m.client_id,
+            edited_at: m.edited_at.map(|at| at.to_rfc3339_opts(SecondsFormat::Micros, true)),
+            deleted: m.deleted,
+            reply_to: m.reply_to.map(|id| id.0),
         }
     }
 }

@@ -13,7 +13,15 @@ use crate::wire::{ErrorCode, MessageDto};
 #[derive(Debug, Deserialize, PartialEq, Eq)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientFrame {
-    Send { chat_id: i64, client_id: Uuid, text: String },
+    Send {
+        chat_id: i64,
+        client_id: Uuid,
+        text: String,
+        #[serde(default)]
+        reply_to: Option<i64>,
+    },
+    Edit { chat_id: i64, message_id: i64, text: String },
+    Delete { chat_id: i64, message_id: i64 },
     Read { chat_id: i64, message_id: i64 },
     Typing { chat_id: i64 },
     Ping,
@@ -30,6 +38,19 @@ pub enum ServerFrame {
     },
     Message {
         message: MessageDto,
+    },
+    /// The editing connection's answer to an `edit`.
+    EditAck {
+        message: MessageDto,
+    },
+    MessageEdited {
+        message: MessageDto,
+    },
+    MessageDeleted {
+        chat_id: i64,
+        message_id: i64,
+        seq: i64,
+        version: i64,
     },
     Read {
         chat_id: i64,
@@ -111,7 +132,17 @@ mod tests {
     fn client_frames_parse_and_bad_ones_are_explained() {
         let send =
             parse(r#"{"type":"send","chat_id":1,"client_id":"67e55044-10b1-426f-9247-bb680e5fe0c8","text":"hi"}"#);
-        assert!(matches!(send, Ok(ClientFrame::Send { chat_id: 1, .. })));
+        assert!(matches!(send, Ok(ClientFrame::Send { chat_id: 1, reply_to: None, .. })));
+        let reply = parse(
+            r#"{"type":"send","chat_id":1,"client_id":"67e55044-10b1-426f-9247-bb680e5fe0c8","text":"hi","reply_to":7}"#,
+        );
+        assert!(matches!(reply, Ok(ClientFrame::Send { reply_to: Some(7), .. })));
+        let edit = parse(r#"{"type":"edit","chat_id":1,"message_id":2,"text":"fixed"}"#);
+        assert!(matches!(edit, Ok(ClientFrame::Edit { chat_id: 1, message_id: 2, .. })));
+        assert_eq!(
+            parse(r#"{"type":"delete","chat_id":1,"message_id":2}"#),
+            Ok(ClientFrame::Delete { chat_id: 1, message_id: 2 })
+        );
         assert_eq!(parse(r#"{"type":"ping"}"#), Ok(ClientFrame::Ping));
         for bad in [
             "nope",
@@ -132,5 +163,7 @@ mod tests {
         let error = ServerFrame::error(ErrorCode::NotFound, "chat not found".into(), None).encode();
         assert_eq!(&*error, r#"{"type":"error","code":"not_found","message":"chat not found"}"#);
         assert_eq!(&*ServerFrame::Resync.encode(), r#"{"type":"resync"}"#);
+        let deleted = ServerFrame::MessageDeleted { chat_id: 1, message_id: 2, seq: 3, version: 4 }.encode();
+        assert_eq!(&*deleted, r#"{"type":"message_deleted","chat_id":1,"message_id":2,"seq":3,"version":4}"#);
     }
 }

@@ -144,6 +144,11 @@ impl TestApp {
         Self::answer(response).await
     }
 
+    pub async fn patch(&self, token: &str, path: &str, body: Value) -> anyhow::Result<(u16, Value)> {
+        let response = self.client.patch(self.url(path)).bearer_auth(token).json(&body).send().await?;
+        Self::answer(response).await
+    }
+
     pub async fn delete(&self, token: &str, path: &str) -> anyhow::Result<(u16, Value)> {
         let response = self.client.delete(self.url(path)).bearer_auth(token).send().await?;
         Self::answer(response).await

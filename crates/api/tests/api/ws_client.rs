@@ -34,6 +34,17 @@ impl WsClient {
         Ok(Self { stream })
     }
 
+    /// Connects as a browser can without putting the token in the URL: as the subprotocol
+    /// `bearer.<token>` beside `messenger`. Returns the subprotocol the server chose.
+    pub async fn connect_with_subprotocol(address: &str, token: &str) -> anyhow::Result<(Self, Option<String>)> {
+        let url = format!("{}/ws", address.replacen("http", "ws", 1));
+        let mut request = url.into_client_request()?;
+        request.headers_mut().insert("Sec-WebSocket-Protocol", format!("messenger, bearer.{token}").parse()?);
+        let (stream, response) = connect_async(request).await?;
+        let chosen = response.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok((Self { stream }, chosen))
+    }
+
     pub async fn send_json(&mut self, frame: Value) -> anyhow::Result<()> {
         self.send_text(frame.to_string()).await
     }

@@ -2,7 +2,8 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::model::{InsertOutcome, Message, NewMessage, ReadByAll};
-use super::values::HistoryQuery;
+use super::search::SearchQuery;
+use super::values::{HistoryQuery, MessageText};
 use crate::error::DomainError;
 use crate::ids::{ChatId, MessageId, UserId};
 
@@ -30,6 +31,22 @@ pub trait MessageRepository: Send + Sync {
 
     /// The chat a message belongs to, or `None` when there is no such message.
     async fn chat_of(&self, message: MessageId) -> Result<Option<ChatId>, DomainError>;
+
+    /// The message `id` of `chat` (a tombstone too), or `None` when the chat holds no such message.
+    async fn find(&self, chat: ChatId, id: MessageId) -> Result<Option<Message>, DomainError>;
+
+    /// Replaces the text of a message that is not deleted, stamping `edited_at` and advancing the chat's
+    /// version in the same transaction; `None` (and no change) when there is no such live message.
+    async fn edit(&self, chat: ChatId, id: MessageId, text: MessageText) -> Result<Option<Message>, DomainError>;
+
+    /// Turns a live message into its tombstone (empty text, out of search), advancing the chat's version
+    /// in the same transaction; `None` (and no change) when there is no such live message, so that of
+    /// two concurrent deletions exactly one gets the tombstone.
+    async fn delete(&self, chat: ChatId, id: MessageId) -> Result<Option<Message>, DomainError>;
+
+    /// Live messages matching every term, newest (highest id) first, in `query.chat` or else in every
+    /// chat `member` belongs to.
+    async fn search(&self, member: UserId, query: SearchQuery) -> Result<Vec<Message>, DomainError>;
 }
 
 /// Read pointers and the per-message `read` flag.

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use domain::message::{HistoryQuery, InsertOutcome, Message, MessageRepository, NewMessage};
+use domain::message::{HistoryQuery, InsertOutcome, Message, MessageRepository, MessageText, NewMessage, SearchQuery};
 use domain::{ChatId, DomainError, MessageId, UserId};
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -104,5 +104,21 @@ impl MessageRepository for BatchedMessageRepository {
 
     async fn newest_of(&self, chats: Vec<ChatId>, per_chat: u32) -> Result<Vec<Message>, DomainError> {
         self.inner.newest_of(chats, per_chat).await
+    }
+
+    async fn find(&self, chat: ChatId, id: MessageId) -> Result<Option<Message>, DomainError> {
+        self.inner.find(chat, id).await
+    }
+
+    async fn edit(&self, chat: ChatId, id: MessageId, text: MessageText) -> Result<Option<Message>, DomainError> {
+        self.inner.edit(chat, id, text).await
+    }
+
+    async fn delete(&self, chat: ChatId, id: MessageId) -> Result<Option<Message>, DomainError> {
+        self.inner.delete(chat, id).await
+    }
+
+    async fn search(&self, member: UserId, query: SearchQuery) -> Result<Vec<Message>, DomainError> {
+        self.inner.search(member, query).await
     }
 }

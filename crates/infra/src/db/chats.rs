@@ -62,6 +62,9 @@ struct SummaryRow {
     lm_timestamp: Option<DateTime<Utc>>,
     lm_read: Option<bool>,
     lm_client_id: Option<Uuid>,
+    lm_edited_at: Option<DateTime<Utc>>,
+    lm_deleted: Option<bool>,
+    lm_reply_to: Option<i64>,
     lm_version: Option<i64>,
 }
 
@@ -80,7 +83,8 @@ const SUMMARIES_SQL: &str = "SELECT c.id, c.type AS kind, c.name, g.creator_id, 
             AND u.seq > COALESCE((SELECT p.seq FROM messages p WHERE p.id = me.last_read_message_id), 0)
         ) AS unread_count,
         lm.id AS lm_id, lm.sender_id AS lm_sender_id, lm.text AS lm_text, lm.timestamp AS lm_timestamp,
-        lm.read AS lm_read, lm.client_id AS lm_client_id, lm.version AS lm_version
+        lm.read AS lm_read, lm.client_id AS lm_client_id, lm.version AS lm_version,
+        lm.edited_at AS lm_edited_at, lm.deleted AS lm_deleted, lm.reply_to AS lm_reply_to
     FROM chat_members me
     JOIN chats c ON c.id = me.chat_id
     LEFT JOIN groups g ON g.chat_id = c.id
@@ -126,6 +130,9 @@ fn last_message_of(chat: i64, row: &mut SummaryRow) -> Option<Message> {
         timestamp: row.lm_timestamp?,
         read: row.lm_read?,
         client_id: row.lm_client_id,
+        edited_at: row.lm_edited_at,
+        deleted: row.lm_deleted?,
+        reply_to: row.lm_reply_to.map(MessageId),
     })
 }
 

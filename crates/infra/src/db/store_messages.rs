@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use domain::message::{InsertOutcome, Message, NewMessage};
+use domain::message::{InsertOutcome, Message, NewMessage, search_document};
 use domain::{ChatId, DomainError};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, TransactionTrait, Value,
@@ -29,7 +29,9 @@ use super::sql::statement;
 /// Attempts at a batch that keeps racing with concurrent inserts of the same keys.
 const ATTEMPTS: usize = 3;
 
-const RETURNING: &str = "RETURNING id, chat_id, sender_id, text, timestamp, read, client_id, seq, version";
+/// The columns of a message, as [`messages::Model`] reads them (PostgreSQL's search column stays behind).
+pub(crate) const COLUMNS: &str =
+    "id, chat_id, sender_id, text, timestamp, read, client_id, seq, version, edited_at, deleted, reply_to";
 
 /// One statement on PostgreSQL: the batch arrives as one JSON parameter, so that the statement's text —
 /// and so its prepared plan — is the same whatever the batch size. The chats are found by
@@ -38,7 +40,7 @@ const RETURNING: &str = "RETURNING id, chat_id, sender_id, text, timestamp, read
 /// [`store`]).
 const POSTGRES_SQL: &str = "WITH input AS (
     SELECT * FROM jsonb_to_recordset($1::jsonb)
-        AS i(ord int, chat_id bigint, sender_id bigint, text text, client_id uuid)
+        AS i(ord int, chat_id bigint, sender_id bigint, text text, client_id uuid, reply_to bigint, words text)
 ), counts AS (
     SELECT chat_id, count(*) AS n FROM input GROUP BY chat_id ORDER BY chat_id
 ), bumped AS (
@@ -50,14 +52,16 @@ const POSTGRES_SQL: &str = "WITH input AS (
     WHERE c.id = counts.chat_id AND c.id = ANY (ARRAY(SELECT chat_id FROM counts))
     RETURNING c.id, c.last_seq, c.version, c.last_message_at, counts.n
 ), numbered AS (
-    SELECT f.chat_id, f.sender_id, f.text, f.client_id, b.last_message_at AS stamped,
+    SELECT f.chat_id, f.sender_id, f.text, f.client_id, f.reply_to, f.words, b.last_message_at AS stamped,
            b.last_seq - b.n + row_number() OVER w AS seq,
            b.version - b.n + row_number() OVER w AS version
     FROM input f JOIN bumped b ON b.id = f.chat_id
     WINDOW w AS (PARTITION BY f.chat_id ORDER BY f.ord)
 )
-INSERT INTO messages (chat_id, sender_id, text, timestamp, read, client_id, seq, version)
-SELECT chat_id, sender_id, text, stamped, FALSE, client_id, seq, version FROM numbered ";
+INSERT INTO messages (chat_id, sender_id, text, timestamp, read, client_id, seq, version, reply_to, search)
+SELECT chat_id, sender_id, text, stamped, FALSE, client_id, seq, version, reply_to,
+       array_to_tsvector(string_to_array(words, ' '))
+FROM numbered RETURNING ";
 
 /// Stores what is new in `batch` and answers, for each entry in order, the message stored now or the
 /// one its key named before (or `NotFound` when its chat no longer exists).
@@ -147,7 +151,7 @@ fn key(message: &NewMessage) -> Key {
 
 /// The messages already stored under the batch's keys, in one statement.
 async fn find_existing(db: &DatabaseConnection, batch: &[&NewMessage]) -> Result<HashMap<Key, Message>, DbErr> {
-    let mut sql = String::from("SELECT * FROM messages WHERE ");
+    let mut sql = format!("SELECT {COLUMNS} FROM messages WHERE ");
     let mut values: Vec<Value> = Vec::with_capacity(batch.len() * 2);
     for (i, message) in batch.iter().enumerate() {
         if i > 0 {
@@ -175,10 +179,12 @@ async fn insert_postgres(db: &DatabaseConnection, fresh: &[&NewMessage]) -> Resu
                 "sender_id": m.sender_id.0,
                 "text": m.text.as_str(),
                 "client_id": m.client_id,
+                "reply_to": m.reply_to.map(|id| id.0),
+                "words": search_document(m.text.as_str()),
             })
         })
         .collect();
-    let sql = format!("{POSTGRES_SQL}{RETURNING}");
+    let sql = format!("{POSTGRES_SQL}{COLUMNS}");
     let values = [Value::Json(Some(Box::new(serde_json::Value::Array(input))))];
     let rows = messages::Entity::find().from_raw_sql(statement(db, &sql, values)).all(db).await?;
     Ok(by_key(rows))
@@ -222,24 +228,25 @@ async fn insert_sqlite(db: &DatabaseConnection, fresh: &[&NewMessage]) -> Result
         ))
         .await?;
         let mut sql = String::from(
-            "INSERT INTO messages (chat_id, sender_id, text, timestamp, read, client_id, seq, version) VALUES ",
+            "INSERT INTO messages (chat_id, sender_id, text, timestamp, read, client_id, seq, version, reply_to) VALUES ",
         );
-        let mut values: Vec<Value> = Vec::with_capacity(list.len() * 7);
+        let mut values: Vec<Value> = Vec::with_capacity(list.len() * 8);
         let (first_seq, first_version) = (bumped.last_seq - n + 1, bumped.version - n + 1);
         for (i, m) in list.iter().enumerate() {
-            let p = i * 7;
+            let p = i * 8;
             if i > 0 {
                 sql.push(',');
             }
             sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, FALSE, ${}, ${}, ${})",
+                "(${}, ${}, ${}, ${}, FALSE, ${}, ${}, ${}, ${})",
                 p + 1,
                 p + 2,
                 p + 3,
                 p + 4,
                 p + 5,
                 p + 6,
-                p + 7
+                p + 7,
+                p + 8
             ));
             let offset = i64::try_from(i).unwrap_or(0);
             values.extend([
@@ -250,13 +257,39 @@ async fn insert_sqlite(db: &DatabaseConnection, fresh: &[&NewMessage]) -> Result
                 m.client_id.into(),
                 (first_seq + offset).into(),
                 (first_version + offset).into(),
+                m.reply_to.map(|id| id.0).into(),
             ]);
         }
-        sql.push(' ');
-        sql.push_str(RETURNING);
+        sql.push_str(" RETURNING ");
+        sql.push_str(COLUMNS);
         let rows = messages::Entity::find().from_raw_sql(statement(&txn, &sql, values)).all(&txn).await?;
+        index_for_search(&txn, &rows).await?;
         stored.extend(by_key(rows));
     }
     txn.commit().await?;
     Ok(stored)
+}
+
+/// Indexes `rows` for search, in the caller's transaction. The store's own statement does it on
+/// PostgreSQL as it inserts; SQLite keeps the words in its FTS5 table, keyed by the message id.
+pub(crate) async fn index_for_search(txn: &impl ConnectionTrait, rows: &[messages::Model]) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let documents: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|row| serde_json::json!({ "id": row.id, "words": search_document(&row.text) }))
+        .collect();
+    let sql = match txn.get_database_backend() {
+        DbBackend::Postgres => {
+            "UPDATE messages m SET search = array_to_tsvector(string_to_array(d.words, ' '))
+             FROM jsonb_to_recordset($1::jsonb) AS d(id bigint, words text) WHERE m.id = d.id"
+        }
+        _ => {
+            "INSERT OR REPLACE INTO message_search (rowid, words)
+             SELECT json_extract(value, '$.id'), json_extract(value, '$.words') FROM json_each($1)"
+        }
+    };
+    txn.execute_raw(statement(txn, sql, [serde_json::Value::Array(documents).to_string().into()])).await?;
+    Ok(())
 }

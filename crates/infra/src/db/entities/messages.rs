@@ -13,6 +13,9 @@ pub struct Model {
     pub client_id: Option<Uuid>,
     pub seq: i64,
     pub version: i64,
+    pub edited_at: Option<DateTimeUtc>,
+    pub deleted: bool,
+    pub reply_to: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -33,6 +36,9 @@ impl From<Model> for domain::message::Message {
             timestamp: m.timestamp,
             read: m.read,
             client_id: m.client_id,
+            edited_at: m.edited_at,
+            deleted: m.deleted,
+            reply_to: m.reply_to.map(MessageId),
         }
     }
 }
