@@ -2,6 +2,8 @@
 
 mod in_process;
 mod redis_bus;
+mod stats;
 
 pub use in_process::InProcessBus;
 pub use redis_bus::RedisBus;
+pub use stats::BusStats;

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::InProcessBus;
+use super::{BusStats, InProcessBus};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// The wire format of [`Envelope`]. An instance that hears another version cannot know what it missed
@@ -73,6 +73,7 @@ pub struct RedisBus {
     publisher: ConnectionManager,
     local: Arc<InProcessBus>,
     subscribed: Arc<AtomicBool>,
+    stats: BusStats,
 }
 
 impl RedisBus {
@@ -91,12 +92,21 @@ impl RedisBus {
         subscribed.store(true, Ordering::SeqCst);
         let instance = Uuid::new_v4();
         let (outgoing, queued) = mpsc::channel(OUTGOING_CAPACITY);
+        let waiting = outgoing.downgrade();
+        let stats = BusStats::linked(subscribed.clone(), move || {
+            waiting.upgrade().map_or(0, |sender| sender.max_capacity() - sender.capacity())
+        });
         let lost = Arc::new(AtomicBool::new(false));
         let listener = Listener { instance, local: local.clone(), subscribed: subscribed.clone() };
         tokio::spawn(listener.run(client, channel.to_owned(), pubsub));
-        let forwarder = Forwarder { instance, channel: channel.to_owned(), lost: lost.clone() };
+        let forwarder = Forwarder { instance, channel: channel.to_owned(), lost: lost.clone(), stats: stats.clone() };
         tokio::spawn(forwarder.run(publisher.clone(), queued));
-        Ok(Self { outgoing, lost, publisher, local, subscribed })
+        Ok(Self { outgoing, lost, publisher, local, subscribed, stats })
+    }
+
+    /// Link state, failures and queue depth, for the metrics.
+    pub fn stats(&self) -> BusStats {
+        self.stats.clone()
     }
 
     /// Whether this instance currently hears other instances.
@@ -108,10 +118,11 @@ impl RedisBus {
 impl EventBus for RedisBus {
     fn publish(&self, event: Event) {
         self.local.deliver_locally(&event);
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.outgoing.try_send(Body::Event(event))
-            && !self.lost.swap(true, Ordering::SeqCst)
-        {
-            tracing::warn!("events are piling up for Redis; dropping them until it answers again");
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.outgoing.try_send(Body::Event(event)) {
+            self.stats.dropped(1);
+            if !self.lost.swap(true, Ordering::SeqCst) {
+                tracing::warn!("events are piling up for Redis; dropping them until it answers again");
+            }
         }
     }
 
@@ -125,6 +136,7 @@ struct Forwarder {
     instance: Uuid,
     channel: String,
     lost: Arc<AtomicBool>,
+    stats: BusStats,
 }
 
 impl Forwarder {
@@ -134,6 +146,7 @@ impl Forwarder {
         while queued.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
             // A loss is announced ahead of the events that follow it, and forgotten only once announced.
             let announcing = self.lost.load(Ordering::SeqCst);
+            let events = batch.len();
             let mut pipe = redis::pipe();
             if announcing {
                 pipe.publish(&self.channel, self.encode(&Body::EventsLost)).ignore();
@@ -152,6 +165,7 @@ impl Forwarder {
                     }
                 }
                 outcome => {
+                    self.stats.publish_failed(events);
                     self.lost.store(true, Ordering::SeqCst);
                     if !failing {
                         let reason = match outcome {

@@ -34,6 +34,51 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
     Ok(db)
 }
 
+/// A pool's connections as an operator sees them: read at each scrape of the metrics, never on the path
+/// of a request (sqlx keeps these numbers anyway).
+#[derive(Clone)]
+pub struct PoolStats {
+    db: DatabaseConnection,
+}
+
+impl PoolStats {
+    pub fn new(db: &DatabaseConnection) -> Self {
+        Self { db: db.clone() }
+    }
+
+    /// Connections open (busy or idle), idle ones, and the most the pool may open.
+    fn sizes(&self) -> (u32, usize, u32) {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            }
+            DbBackend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            }
+            _ => (0, 0, 0),
+        }
+    }
+
+    /// Connections lent to a statement or transaction right now.
+    pub fn in_use(&self) -> u32 {
+        let (open, idle, _) = self.sizes();
+        open.saturating_sub(u32::try_from(idle).unwrap_or(u32::MAX))
+    }
+
+    /// Connections open and waiting for work.
+    pub fn idle(&self) -> u32 {
+        u32::try_from(self.sizes().1).unwrap_or(u32::MAX)
+    }
+
+    /// `DB_MAX_CONNECTIONS`: when `in_use` reaches it, further statements wait for a connection (at most
+    /// the acquire timeout, then they are answered `unavailable`).
+    pub fn max(&self) -> u32 {
+        self.sizes().2
+    }
+}
+
 /// Applies pending migrations. On PostgreSQL an advisory lock held on a dedicated connection makes
 /// instances that start together take turns; SQLite serialises writers by itself.
 ///
