@@ -3,6 +3,7 @@
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod openapi;
 pub mod startup;
 pub mod state;
