@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use infra::{AuthLimits, InfraConfig, Rate, RateLimits};
 
+use crate::metrics::MetricsSettings;
 use crate::ws::WsSettings;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://messenger.db?mode=rwc";
@@ -45,6 +46,20 @@ pub struct Config {
     pub ws: WsSettings,
     /// How long a send may wait for the database before it is answered `unavailable`.
     pub send_timeout: Duration,
+    /// How long a user whose last device left stays online (`PRESENCE_OFFLINE_GRACE_SECS`).
+    pub presence_grace: Duration,
+    /// `METRICS_ADDR`, `METRICS_TOKEN`: where `GET /metrics` is served and who may read it.
+    pub metrics: MetricsSettings,
+}
+
+/// `METRICS_ADDR` (host:port, served there only) and `METRICS_TOKEN` (a bearer token), both optional.
+fn metrics_settings(get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<MetricsSettings> {
+    let addr = match get("METRICS_ADDR").filter(|a| !a.trim().is_empty()) {
+        Some(addr) => Some(addr.trim().parse().with_context(|| format!("METRICS_ADDR={addr:?} is not host:port"))?),
+        None => None,
+    };
+    let token = get("METRICS_TOKEN").filter(|t| !t.trim().is_empty());
+    Ok(MetricsSettings { addr, token })
 }
 
 /// How long a refresh token stays valid by default: 30 days.
@@ -150,6 +165,8 @@ impl Config {
             },
             ws,
             send_timeout: seconds(&get, "SEND_TIMEOUT_SECS", app::messages::DEFAULT_SEND_TIMEOUT)?,
+            presence_grace: seconds(&get, "PRESENCE_OFFLINE_GRACE_SECS", app::presence::DEFAULT_OFFLINE_GRACE)?,
+            metrics: metrics_settings(&get)?,
         })
     }
 }
@@ -228,6 +245,18 @@ mod tests {
         let tuned = super::tests::config(&[("JWT_REFRESH_TTL_SECONDS", "60"), ("RATE_AUTH_PER_SEC", "0")])?;
         assert_eq!(tuned.infra.refresh_ttl, Duration::from_secs(60));
         assert!(tuned.infra.auth_limits.per_address.per_second.abs() < f64::EPSILON);
+        Ok(())
+    }
+
+    #[test]
+    fn metrics_are_on_the_main_listener_and_open_unless_configured() -> anyhow::Result<()> {
+        let open = config(&[])?;
+        assert!(open.metrics.addr.is_none() && open.metrics.token.is_none());
+        let guarded = config(&[("METRICS_ADDR", "127.0.0.1:9464"), ("METRICS_TOKEN", "scraper-secret")])?;
+        assert_eq!(guarded.metrics.addr.map(|a| a.port()), Some(9464));
+        assert_eq!(guarded.metrics.token.as_deref(), Some("scraper-secret"));
+        assert!(!format!("{guarded:?}").contains("scraper-secret"), "the token stays out of logs");
+        assert!(config(&[("METRICS_ADDR", "nowhere")]).is_err());
         Ok(())
     }
 

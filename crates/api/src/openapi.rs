@@ -13,7 +13,7 @@ use crate::http::{auth, chats, dto, edits, groups, health, messages, search, syn
 #[openapi(
     info(title = "messenger", description = "A Telegram-like messenger: REST for accounts, chats and history; real time over the WebSocket at GET /ws (see README)."),
     paths(
-        auth::register, auth::token, auth::logout, users::me, users::search,
+        auth::register, auth::token, auth::logout, users::me, users::search, users::presence,
         chats::open_private, chats::list, chats::get,
         groups::create, groups::add_member, groups::remove_member,
         messages::history, messages::send, messages::read, edits::edit, edits::remove, search::messages,
@@ -21,7 +21,7 @@ use crate::http::{auth, chats, dto, edits, groups, health, messages, search, syn
         health::healthz, health::readyz,
     ),
     components(schemas(
-        ErrorBody, ErrorDetail, dto::UserDto, dto::MessageDto, dto::MemberDto, dto::ChatDto, dto::ChatSummaryDto,
+        ErrorBody, ErrorDetail, dto::UserDto, dto::UserPresenceDto, dto::MessageDto, dto::MemberDto, dto::ChatDto, dto::ChatSummaryDto,
         dto::TokenDto, dto::StatusDto, dto::RegisterRequest, dto::TokenForm, dto::TokenJson, dto::LogoutRequest,
         dto::PrivateChatRequest, dto::GroupRequest, dto::MemberRequest, dto::SendRequest, dto::EditRequest, dto::ReadRequest,
         sync::SyncRequest, sync::SyncAnswerDto, sync::ChatChangesDto,

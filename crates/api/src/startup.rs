@@ -16,7 +16,9 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
+use crate::error::ApiError;
 use crate::http::{self, RequestSpan};
+use crate::metrics::{self, Endpoint, Metrics};
 use crate::openapi::ApiDoc;
 use crate::state::Services;
 use crate::ws::{self, Hub};
@@ -26,6 +28,8 @@ pub struct Application {
     port: u16,
     server: Server,
     hub: Arc<Hub>,
+    /// `/metrics` on `METRICS_ADDR`, when that is set: its port and its server.
+    metrics_server: Option<(u16, Server)>,
 }
 
 impl Application {
@@ -34,10 +38,19 @@ impl Application {
     /// # Errors
     /// When a dependency cannot be reached or the address cannot be bound.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let adapters = infra::build(&config.infra).await?;
-        let services = web::Data::new(Services::new(adapters, config.send_timeout));
-        let hub = Arc::new(Hub::new(config.ws.outbound_queue));
+        let (adapters, watched) = infra::build(&config.infra).await?;
+        let services = web::Data::new(Services::new(adapters, config.send_timeout, config.presence_grace));
+        let metrics = Arc::new(Metrics::new()?);
+        let hub = Arc::new(Hub::new(config.ws.outbound_queue).with_metrics(metrics.ws.clone()));
+        metrics.watch(hub.clone(), watched)?;
         services.bus.subscribe(hub.clone());
+        let endpoint = web::Data::new(Endpoint::new(metrics.clone(), config.metrics.token.clone()));
+        let metrics_server = config.metrics.addr.map(|addr| metrics_server(addr, &endpoint)).transpose()?;
+        if metrics_server.is_none() && config.metrics.token.is_none() && !config.listen_addr.ip().is_loopback() {
+            tracing::warn!("GET /metrics is open to anyone who reaches LISTEN_ADDR: set METRICS_TOKEN or METRICS_ADDR");
+        }
+        let metrics_on_main = metrics_server.is_none();
+        let metrics_data = web::Data::from(metrics.clone());
         let listener =
             TcpListener::bind(config.listen_addr).with_context(|| format!("binding {}", config.listen_addr))?;
         let port = listener.local_addr()?.port();
@@ -45,6 +58,8 @@ impl Application {
         let ws_settings = web::Data::new(config.ws);
         let openapi = ApiDoc::openapi();
         let server = HttpServer::new(move || {
+            let http_metrics = metrics.http.clone();
+            let endpoint = endpoint.clone();
             App::new()
                 .wrap_fn(http::routing::head_as_get)
                 .wrap_fn(http::body_deadline::body_deadline)
@@ -53,11 +68,19 @@ impl Application {
                         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
                         .add((header::REFERRER_POLICY, "no-referrer")),
                 )
+                .wrap_fn(http::answer_request_id)
+                .wrap_fn(move |req, service| http_metrics.around(req, service))
                 .wrap(TracingLogger::<RequestSpan>::new())
+                .app_data(metrics_data.clone())
                 .app_data(services.clone())
                 .app_data(hub_data.clone())
                 .app_data(ws_settings.clone())
                 .configure(http::routes)
+                .configure(|cfg| {
+                    if metrics_on_main {
+                        metrics::routes(endpoint)(cfg);
+                    }
+                })
                 .route("/ws", web::get().to(ws::upgrade))
                 .route(
                     "/docs",
@@ -81,17 +104,29 @@ impl Application {
         .shutdown_timeout(10)
         .listen(listener)?
         .run();
-        tracing::info!(port, "listening");
-        Ok(Self { port, server, hub })
+        match &metrics_server {
+            Some((metrics_port, _)) => tracing::info!(port, metrics_port, "listening"),
+            None => tracing::info!(port, "listening"),
+        }
+        Ok(Self { port, server, hub, metrics_server })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// The port `/metrics` is served on when `METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(port, _)| *port)
+    }
+
     /// Stops the server the way a SIGTERM does.
     pub fn stopper(&self) -> Stopper {
-        Stopper { handle: self.server.handle(), hub: self.hub.clone() }
+        Stopper {
+            handle: self.server.handle(),
+            metrics_handle: self.metrics_server.as_ref().map(|(_, server)| server.handle()),
+            hub: self.hub.clone(),
+        }
     }
 
     /// Serves until the server is stopped; on Ctrl-C or SIGTERM closes every WebSocket with 1001
@@ -105,14 +140,42 @@ impl Application {
             shutdown_signal().await;
             stopper.stop().await;
         });
-        self.server.await.context("running the server")
+        let metrics = async {
+            match self.metrics_server {
+                Some((_, server)) => server.await.context("serving the metrics"),
+                None => Ok(()),
+            }
+        };
+        let (served, metrics) = tokio::join!(self.server, metrics);
+        served.context("running the server")?;
+        metrics
     }
+}
+
+/// The server of `/metrics` alone, on `METRICS_ADDR` (one worker; everything else is 404).
+fn metrics_server(addr: std::net::SocketAddr, endpoint: &web::Data<Endpoint>) -> anyhow::Result<(u16, Server)> {
+    let listener = TcpListener::bind(addr).with_context(|| format!("binding METRICS_ADDR {addr}"))?;
+    let port = listener.local_addr()?.port();
+    let endpoint = endpoint.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap_fn(http::routing::head_as_get)
+            .configure(metrics::routes(endpoint.clone()))
+            .default_service(web::to(|| async { Err::<HttpResponse, _>(ApiError::RouteNotFound) }))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .listen(listener)?
+    .run();
+    Ok((port, server))
 }
 
 /// Shuts a running server down gracefully.
 #[derive(Clone)]
 pub struct Stopper {
     handle: ServerHandle,
+    metrics_handle: Option<ServerHandle>,
     hub: Arc<Hub>,
 }
 
@@ -125,11 +188,17 @@ impl Stopper {
         // Give the writers a moment to send their close frames before the sockets go.
         tokio::time::sleep(Duration::from_millis(500)).await;
         self.handle.stop(true).await;
+        if let Some(metrics) = &self.metrics_handle {
+            metrics.stop(true).await;
+        }
     }
 
     /// Stops at once, without waiting for anything (tests).
     pub fn abort(&self) {
         drop(self.handle.stop(false));
+        if let Some(metrics) = &self.metrics_handle {
+            drop(metrics.stop(false));
+        }
     }
 }
 
@@ -158,7 +227,9 @@ async fn shutdown_signal() {
 /// # Errors
 /// As [`Application::build`] and [`Application::run_until_stopped`].
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    Application::build(config).await?.run_until_stopped().await
+    let served = Application::build(config).await?.run_until_stopped().await;
+    crate::telemetry::shutdown();
+    served
 }
 
 /// `messenger migrate`.

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::auth::AuthPorts;
-use app::{AuthService, ChatService, EditService, MessageService, ReceiptService, SearchService, SyncService, UserService};
+use app::{
+    AuthService, ChatService, EditService, MessageService, PresencePorts, PresenceService, ReceiptService, SearchService,
+    SyncService, UserService,
+};
 use domain::events::EventBus;
 use domain::health::HealthProbe;
 use domain::rate_limit::{RateKind, RateLimiter};
@@ -19,6 +22,7 @@ pub struct Services {
     pub messages: MessageService,
     pub edits: EditService,
     pub search: SearchService,
+    pub presence: PresenceService,
     pub receipts: ReceiptService,
     pub sync: SyncService,
     pub limiter: Arc<dyn RateLimiter>,
@@ -27,7 +31,7 @@ pub struct Services {
 }
 
 impl Services {
-    pub fn new(adapters: Adapters, send_timeout: Duration) -> Self {
+    pub fn new(adapters: Adapters, send_timeout: Duration, presence_grace: Duration) -> Self {
         let Adapters {
             users,
             chats,
@@ -41,6 +45,7 @@ impl Services {
             limiter,
             auth_limiter,
             health,
+            presence,
         } = adapters;
         Self {
             auth: AuthService::new(AuthPorts {
@@ -52,11 +57,15 @@ impl Services {
                 limiter: auth_limiter,
             }),
             users: UserService::new(users.clone()),
-            chats: ChatService::new(chats.clone(), users, receipts.clone(), bus.clone()),
+            chats: ChatService::new(chats.clone(), users.clone(), receipts.clone(), bus.clone()),
             messages: MessageService::new(chats.clone(), messages.clone(), bus.clone(), limiter.clone())
                 .with_send_timeout(send_timeout),
             edits: EditService::new(chats.clone(), messages.clone(), bus.clone(), limiter.clone()),
             search: SearchService::new(chats.clone(), messages.clone()),
+            presence: PresenceService::new(
+                PresencePorts { registry: presence, users: users.clone(), chats: chats.clone(), bus: bus.clone() },
+                presence_grace,
+            ),
             sync: SyncService::new(chats.clone(), messages.clone()),
             receipts: ReceiptService::new(chats, messages, receipts, bus.clone()),
             limiter,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{ChatId, ConnectionId, MessageId, UserId};
 use crate::message::{Message, ReadByAll};
+use crate::presence::Presence;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -29,6 +30,8 @@ pub enum Event {
     ReadByAll(ReadByAll),
     /// A member is typing: to the connections of the other members.
     Typing { chat_id: ChatId, user_id: UserId, members: Vec<UserId> },
+    /// A user came online or went offline: to the connections of `recipients` (who share a chat with it).
+    PresenceChanged { user: UserId, presence: Presence, recipients: Vec<UserId> },
     /// A chat appeared or its membership changed: caches of membership must forget it, and the
     /// affected users (the members, and whoever just left) refresh their chat list.
     MembersChanged { chat_id: ChatId, affected: Vec<UserId> },

@@ -7,6 +7,7 @@ pub mod events;
 pub mod health;
 pub mod ids;
 pub mod message;
+pub mod presence;
 pub mod rate_limit;
 pub mod session;
 pub mod text;

@@ -4,9 +4,10 @@ pub mod auth;
 pub mod bus;
 pub mod db;
 pub mod membership_cache;
+pub mod presence;
 pub mod rate_limit;
 mod seed;
 mod wiring;
 
 pub use rate_limit::{AuthLimits, Rate, RateLimits};
-pub use wiring::{Adapters, InfraConfig, build, migrate, seed};
+pub use wiring::{Adapters, InfraConfig, Watched, build, migrate, seed};

@@ -125,6 +125,14 @@ impl ChatRepository for MembershipCache {
         self.inner.summaries_of(user, chats).await
     }
 
+    async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>, DomainError> {
+        self.inner.contacts_of(user).await
+    }
+
+    async fn share_a_chat(&self, a: UserId, b: UserId) -> Result<bool, DomainError> {
+        self.inner.share_a_chat(a, b).await
+    }
+
     async fn versions_for_user(&self, user: UserId) -> Result<Vec<(ChatId, i64)>, DomainError> {
         self.inner.versions_for_user(user).await
     }

@@ -7,6 +7,7 @@ use domain::chat::ChatRepository;
 use domain::events::EventBus;
 use domain::health::HealthProbe;
 use domain::message::{MessageRepository, ReceiptRepository};
+use domain::presence::PresenceRegistry;
 use domain::rate_limit::{AuthAttemptLimiter, RateLimiter};
 use domain::session::SessionStore;
 use domain::user::{AccountStamps, PasswordHasher, TokenService, UserRepository};
@@ -16,12 +17,13 @@ use domain::DomainError;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::{BcryptHasher, CachedAccountStamps, JwtTokens};
-use crate::bus::{InProcessBus, RedisBus};
+use crate::bus::{BusStats, InProcessBus, RedisBus};
 use crate::db::{
-    self, BatchedMessageRepository, SeaAccountStamps, SeaChatRepository, SeaReceiptRepository, SeaSessionStore,
-    SeaUserRepository,
+    self, BatchedMessageRepository, PoolStats, SeaAccountStamps, SeaChatRepository, SeaReceiptRepository,
+    SeaSessionStore, SeaUserRepository,
 };
 use crate::membership_cache::MembershipCache;
+use crate::presence::{InMemoryPresence, RedisPresence};
 use crate::rate_limit::{AuthBuckets, AuthLimits, RateLimits, TokenBuckets};
 
 /// What the adapters need to know; the api crate fills it from the environment.
@@ -56,27 +58,41 @@ pub struct Adapters {
     pub limiter: Arc<dyn RateLimiter>,
     pub auth_limiter: Arc<dyn AuthAttemptLimiter>,
     pub health: Arc<dyn HealthProbe>,
+    pub presence: Arc<dyn PresenceRegistry>,
+}
+
+/// What the adapters let an operator watch, read at each scrape of the metrics.
+#[derive(Clone)]
+pub struct Watched {
+    pub pool: PoolStats,
+    pub bus: BusStats,
 }
 
 /// Connects to the database (applying pending migrations) and the event bus, and builds every adapter.
 ///
 /// # Errors
 /// When the database or Redis cannot be reached, or a migration fails.
-pub async fn build(config: &InfraConfig) -> anyhow::Result<Adapters> {
+pub async fn build(config: &InfraConfig) -> anyhow::Result<(Adapters, Watched)> {
     db::migrate_with_lock(&config.database_url).await?;
     let pool = db::connect(&config.database_url, config.db_max_connections).await?;
     let database_health: Arc<dyn HealthProbe> = Arc::new(DatabaseHealth { db: pool.clone() });
-    let (bus, health): (Arc<dyn EventBus>, Arc<dyn HealthProbe>) = match &config.redis_url {
+    let (bus, health, bus_stats): (Arc<dyn EventBus>, Arc<dyn HealthProbe>, _) = match &config.redis_url {
         Some(url) => {
             let redis = RedisBus::connect(url, &config.redis_channel).await?;
             let health = Arc::new(AllHealthy(vec![database_health, redis.health()]));
-            (Arc::new(redis), health)
+            let stats = redis.stats();
+            (Arc::new(redis), health, stats)
         }
-        None => (Arc::new(InProcessBus::new()), database_health),
+        None => (Arc::new(InProcessBus::new()), database_health, BusStats::in_process()),
     };
+    let presence: Arc<dyn PresenceRegistry> = match &config.redis_url {
+        Some(url) => RedisPresence::connect(url, &config.redis_channel).await?,
+        None => Arc::new(InMemoryPresence::new()),
+    };
+    let watched = Watched { pool: PoolStats::new(&pool), bus: bus_stats };
     let chats = Arc::new(MembershipCache::new(Arc::new(SeaChatRepository::new(pool.clone()))));
     bus.subscribe(chats.clone());
-    Ok(Adapters {
+    let adapters = Adapters {
         users: Arc::new(SeaUserRepository::new(pool.clone())),
         chats,
         messages: Arc::new(BatchedMessageRepository::new(pool.clone())),
@@ -89,7 +105,9 @@ pub async fn build(config: &InfraConfig) -> anyhow::Result<Adapters> {
         limiter: Arc::new(TokenBuckets::new(config.rate_limits)),
         auth_limiter: Arc::new(AuthBuckets::new(config.auth_limits)),
         health,
-    })
+        presence,
+    };
+    Ok((adapters, watched))
 }
 
 /// Applies pending migrations; safe when several instances start at once.

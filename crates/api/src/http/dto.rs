@@ -36,6 +36,32 @@ impl From<UserView> for UserDto {
     }
 }
 
+/// A user with its presence (`GET /users/{user_id}`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserPresenceDto {
+    pub id: i64,
+    pub name: String,
+    /// Only for the caller itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// A device of the user is connected (or left less than the grace period ago).
+    pub online: bool,
+    /// When the user went offline (RFC 3339, UTC); null while online or if never seen.
+    pub last_seen: Option<String>,
+}
+
+impl UserPresenceDto {
+    pub fn new(viewer: domain::UserId, user: User, presence: domain::presence::Presence) -> Self {
+        Self {
+            id: user.id.0,
+            name: user.name,
+            email: (viewer == user.id).then_some(user.email),
+            online: presence.online,
+            last_seen: presence.last_seen.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MemberDto {
     pub id: i64,

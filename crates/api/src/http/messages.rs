@@ -9,6 +9,7 @@ use utoipa::IntoParams;
 use super::dto::{MessageDto, ReadRequest, SendRequest};
 use super::extract::{AuthUser, Json};
 use crate::error::{ApiError, ErrorBody};
+use crate::metrics::Metrics;
 use crate::state::Services;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -68,19 +69,24 @@ pub async fn history(
     (status = 403, body = ErrorBody),
     (status = 404, body = ErrorBody),
     (status = 409, description = "client_id used for another message", body = ErrorBody),
-    (status = 422, description = "Empty or too long text", body = ErrorBody),
+    (status = 422, description = "Empty or too long text, or a reply_to that is not a message of this chat", body = ErrorBody),
     (status = 429, body = ErrorBody),
     (status = 503, description = "Not stored in time (the database did not answer); retry with the same client_id", body = ErrorBody),
 ))]
 #[post("/chats/{chat_id}/messages")]
 pub async fn send(
     services: web::Data<Services>,
+    metrics: web::Data<Metrics>,
     user: AuthUser,
     chat_id: web::Path<i64>,
     body: Json<SendRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let outcome =
-        services.messages.send(user.0, ChatId(chat_id.into_inner()), &body.text, body.client_id, None).await?;
+    let sent = services
+        .messages
+        .send(user.0, ChatId(chat_id.into_inner()), &body.text, body.client_id, body.reply_to.map(MessageId), None)
+        .await;
+    metrics.rest_sends.record(&sent);
+    let outcome = sent?;
     let mut response = if outcome.duplicate { HttpResponse::Ok() } else { HttpResponse::Created() };
     Ok(response.json(MessageDto::from(outcome.message)))
 }

@@ -1,10 +1,11 @@
 //! The caller and user search.
 
 use actix_web::{HttpResponse, get, web};
+use domain::UserId;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::dto::UserDto;
+use super::dto::{UserDto, UserPresenceDto};
 use super::extract::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::Services;
@@ -45,4 +46,21 @@ pub async fn search(
 ) -> Result<HttpResponse, ApiError> {
     let users = services.users.search(user.0, query.q.as_deref(), query.limit).await?;
     Ok(HttpResponse::Ok().json(users.into_iter().map(UserDto::from).collect::<Vec<_>>()))
+}
+
+/// A user with its presence: online, or when it was last seen. The caller itself, or a user it shares a
+/// chat with; anyone else is 404.
+#[utoipa::path(tag = "users", security(("bearer" = [])), params(("user_id" = i64, Path)), responses(
+    (status = 200, body = UserPresenceDto),
+    (status = 401, body = ErrorBody),
+    (status = 404, description = "No such user, or one the caller shares no chat with", body = ErrorBody),
+))]
+#[get("/users/{user_id}")]
+pub async fn presence(
+    services: web::Data<Services>,
+    user: AuthUser,
+    target: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let (found, presence) = services.presence.of(user.0, UserId(target.into_inner())).await?;
+    Ok(HttpResponse::Ok().json(UserPresenceDto::new(user.0, found, presence)))
 }

@@ -26,7 +26,7 @@ pub struct HttpMetrics {
 
 impl HttpMetrics {
     pub fn new() -> Self {
-        Self {
+        let metrics = Self {
             requests: IntCounterVec::new(
                 Opts::new("messenger_http_requests_total", "HTTP requests by method, route pattern and status"),
                 &["method", "route", "status"],
@@ -50,7 +50,12 @@ impl HttpMetrics {
                 &["status"],
             )
             .expect("a constant, valid metric name"),
+        };
+        // The usual refusals exist from the start, at 0: a rate is then defined before the first one.
+        for status in ["400", "401", "429"] {
+            metrics.upgrades_refused.with_label_values(&[status]);
         }
+        metrics
     }
 
     /// # Errors

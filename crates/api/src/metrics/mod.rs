@@ -17,7 +17,7 @@ use prometheus::{IntGauge, Opts, Registry, TextEncoder};
 
 pub use endpoint::{Endpoint, MetricsSettings, routes};
 pub use http::HttpMetrics;
-use sampled::{Kind, Sampled};
+use sampled::{Kind, Reader, Sampled};
 pub use ws::{SendOutcomes, WsMetrics};
 
 use crate::ws::Hub;
@@ -58,50 +58,66 @@ impl Metrics {
     /// When two series share a name (a bug).
     pub fn watch(&self, hub: Arc<Hub>, watched: Watched) -> anyhow::Result<()> {
         let Watched { pool, bus } = watched;
-        self.sample(
-            Kind::Gauge,
-            Opts::new("messenger_ws_connections", "Open WebSocket connections on this instance"),
-            { move || hub.connection_count() as f64 },
-        )?;
+        let (in_use, idle, max) = (pool.clone(), pool.clone(), pool);
+        let (link, failures, dropped, queued) = (bus.clone(), bus.clone(), bus.clone(), bus);
         let pool_help = "Database pool connections: in_use (lent to a statement), idle";
-        let in_use = pool.clone();
-        self.sample(
-            Kind::Gauge,
-            Opts::new("messenger_db_pool_connections", pool_help).const_label("state", "in_use"),
-            { move || f64::from(in_use.in_use()) },
-        )?;
-        let idle = pool.clone();
-        self.sample(
-            Kind::Gauge,
-            Opts::new("messenger_db_pool_connections", pool_help).const_label("state", "idle"),
-            { move || f64::from(idle.idle()) },
-        )?;
-        let max_help = "DB_MAX_CONNECTIONS: statements wait for a connection once in_use reaches it";
-        self.sample(Kind::Gauge, Opts::new("messenger_db_pool_max_connections", max_help), move || {
-            f64::from(pool.max())
-        })?;
-        let link = bus.clone();
-        let link_help = "1 while this instance hears the others through Redis (always 1 without Redis)";
-        self.sample(Kind::Gauge, Opts::new("messenger_bus_link_up", link_help), move || {
-            f64::from(u8::from(link.link_up()))
-        })?;
-        let failures = bus.clone();
-        let failures_help = "Round trips to Redis that failed or timed out; their events were dropped";
-        self.sample(Kind::Counter, Opts::new("messenger_bus_publish_failures_total", failures_help), move || {
-            failures.publish_failures() as f64
-        })?;
-        let dropped = bus.clone();
-        let dropped_help = "Events other instances never got from this one (their clients were told to resync)";
-        self.sample(Kind::Counter, Opts::new("messenger_bus_events_dropped_total", dropped_help), move || {
-            dropped.events_dropped() as f64
-        })?;
-        let queued_help = "Events waiting to be forwarded to Redis";
-        self.sample(Kind::Gauge, Opts::new("messenger_bus_queue_depth", queued_help), move || bus.queued() as f64)?;
-        Ok(())
-    }
-
-    fn sample(&self, kind: Kind, opts: Opts, read: impl Fn() -> f64 + Send + Sync + 'static) -> anyhow::Result<()> {
-        self.registry.register(Box::new(Sampled::new(kind, opts, read)?))?;
+        let series: [(Kind, Opts, Reader); 8] = [
+            (
+                Kind::Gauge,
+                Opts::new("messenger_ws_connections", "Open WebSocket connections on this instance"),
+                Box::new(move || hub.connection_count() as f64),
+            ),
+            (
+                Kind::Gauge,
+                Opts::new("messenger_db_pool_connections", pool_help).const_label("state", "in_use"),
+                Box::new(move || f64::from(in_use.in_use())),
+            ),
+            (
+                Kind::Gauge,
+                Opts::new("messenger_db_pool_connections", pool_help).const_label("state", "idle"),
+                Box::new(move || f64::from(idle.idle())),
+            ),
+            (
+                Kind::Gauge,
+                Opts::new(
+                    "messenger_db_pool_max_connections",
+                    "DB_MAX_CONNECTIONS: statements wait for a connection once in_use reaches it",
+                ),
+                Box::new(move || f64::from(max.max())),
+            ),
+            (
+                Kind::Gauge,
+                Opts::new(
+                    "messenger_bus_link_up",
+                    "1 while this instance hears the others through Redis (always 1 without Redis)",
+                ),
+                Box::new(move || f64::from(u8::from(link.link_up()))),
+            ),
+            (
+                Kind::Counter,
+                Opts::new(
+                    "messenger_bus_publish_failures_total",
+                    "Round trips to Redis that failed or timed out; their events were dropped",
+                ),
+                Box::new(move || failures.publish_failures() as f64),
+            ),
+            (
+                Kind::Counter,
+                Opts::new(
+                    "messenger_bus_events_dropped_total",
+                    "Events other instances never got from this one (their clients were told to resync)",
+                ),
+                Box::new(move || dropped.events_dropped() as f64),
+            ),
+            (
+                Kind::Gauge,
+                Opts::new("messenger_bus_queue_depth", "Events waiting to be forwarded to Redis"),
+                Box::new(move || queued.queued() as f64),
+            ),
+        ];
+        for (kind, opts, read) in series {
+            self.registry.register(Box::new(Sampled::new(kind, opts, read)?))?;
+        }
         Ok(())
     }
 

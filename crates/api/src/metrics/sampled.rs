@@ -5,7 +5,7 @@ use prometheus::core::{Collector, Desc, Describer};
 use prometheus::proto::MetricFamily;
 use prometheus::{Counter, Gauge, Opts};
 
-type Reader = Box<dyn Fn() -> f64 + Send + Sync>;
+pub type Reader = Box<dyn Fn() -> f64 + Send + Sync>;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -25,8 +25,8 @@ pub struct Sampled {
 impl Sampled {
     /// # Errors
     /// When the name or a label is not a valid Prometheus name.
-    pub fn new(kind: Kind, opts: Opts, read: impl Fn() -> f64 + Send + Sync + 'static) -> prometheus::Result<Self> {
-        Ok(Self { desc: opts.describe()?, opts, kind, read: Box::new(read) })
+    pub fn new(kind: Kind, opts: Opts, read: Reader) -> prometheus::Result<Self> {
+        Ok(Self { desc: opts.describe()?, opts, kind, read })
     }
 }
 

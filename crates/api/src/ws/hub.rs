@@ -14,6 +14,7 @@ use domain::{ConnectionId, UserId};
 use tokio::sync::{mpsc, watch};
 
 use super::protocol::ServerFrame;
+use crate::metrics::WsMetrics;
 use crate::wire::MessageDto;
 
 const SHARDS: usize = 64;
@@ -24,22 +25,32 @@ pub struct Connection {
     pub user: UserId,
     outbox: mpsc::Sender<ByteString>,
     close: watch::Sender<Option<CloseCode>>,
+    metrics: Arc<WsMetrics>,
 }
 
 impl Connection {
     /// Queues a frame that must arrive (a message, a receipt): a full queue closes the connection,
     /// and the client catches up from history when it reconnects.
     pub fn push(&self, frame: ByteString) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.outbox.try_send(frame)
-            && self.close(CloseCode::Again)
-        {
-            tracing::warn!(user_id = %self.user, connection = %self.id.0, "too slow to read; closing with 1013");
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.outbox.try_send(frame) {
+            self.metrics.required_frame_dropped();
+            if self.close(CloseCode::Again) {
+                self.metrics.slow_consumer_closed();
+                tracing::warn!(user_id = %self.user, connection = %self.id.0, "too slow to read; closing with 1013");
+            }
         }
     }
 
     /// Queues a frame that may be lost (typing): a full queue just drops it.
     pub fn offer(&self, frame: ByteString) {
-        let _ = self.outbox.try_send(frame);
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.outbox.try_send(frame) {
+            self.metrics.optional_frame_dropped();
+        }
+    }
+
+    /// What this connection's traffic is counted in.
+    pub fn metrics(&self) -> &WsMetrics {
+        &self.metrics
     }
 
     /// Asks the connection's tasks to close it with `code`; the first reason given wins (`true` for it).
@@ -67,11 +78,23 @@ impl Connection {
 pub struct Hub {
     shards: Vec<RwLock<HashMap<UserId, Vec<Arc<Connection>>>>>,
     queue_capacity: usize,
+    metrics: Arc<WsMetrics>,
 }
 
 impl Hub {
     pub fn new(queue_capacity: usize) -> Self {
-        Self { shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(), queue_capacity }
+        Self {
+            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            queue_capacity,
+            metrics: Arc::new(WsMetrics::detached()),
+        }
+    }
+
+    /// Counts frames, drops and fan-out in `metrics` (the server's registry) instead of series of its own.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<WsMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     fn shard(&self, user: UserId) -> &RwLock<HashMap<UserId, Vec<Arc<Connection>>>> {
@@ -88,7 +111,8 @@ impl Hub {
         }
         let (outbox, inbox) = mpsc::channel(self.queue_capacity);
         let (close, _) = watch::channel(None);
-        let connection = Arc::new(Connection { id: ConnectionId::new(), user, outbox, close });
+        let connection =
+            Arc::new(Connection { id: ConnectionId::new(), user, outbox, close, metrics: self.metrics.clone() });
         devices.push(connection.clone());
         Some((connection, inbox))
     }
@@ -156,6 +180,31 @@ impl EventSink for Hub {
                         c.push(frame.clone());
                     }
                 });
+                self.metrics.fanned_out(message.timestamp);
+            }
+            Event::MessageEdited { message, members, origin } => {
+                let dto = MessageDto::from(message);
+                let frame = ServerFrame::MessageEdited { message: dto.clone() }.encode();
+                let mut ack = Some(ServerFrame::EditAck { message: dto });
+                self.for_each_device(members, |c| {
+                    if Some(c.id) == *origin {
+                        if let Some(ack) = ack.take() {
+                            c.push(ack.encode());
+                        }
+                    } else {
+                        c.push(frame.clone());
+                    }
+                });
+            }
+            Event::MessageDeleted { message, members } => {
+                let frame = ServerFrame::MessageDeleted {
+                    chat_id: message.chat_id.0,
+                    message_id: message.id.0,
+                    seq: message.seq,
+                    version: message.version,
+                }
+                .encode();
+                self.for_each_device(members, |c| c.push(frame.clone()));
             }
             Event::ReadAdvanced { chat_id, reader_id, message_id, members, origin } => {
                 let frame =
@@ -180,6 +229,19 @@ impl EventSink for Hub {
                 self.for_each_device(members, |c| {
                     if c.user != *user_id {
                         c.offer(frame.clone());
+                    }
+                });
+            }
+            Event::PresenceChanged { user, presence, recipients } => {
+                let frame = ServerFrame::Presence {
+                    user_id: user.0,
+                    online: presence.online,
+                    last_seen: presence.last_seen.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+                }
+                .encode();
+                self.for_each_device(recipients, |c| {
+                    if c.user != *user {
+                        c.push(frame.clone());
                     }
                 });
             }
@@ -218,6 +280,9 @@ mod tests {
             timestamp: Utc::now(),
             read: false,
             client_id: None,
+            edited_at: None,
+            deleted: false,
+            reply_to: None,
         };
         Event::MessageSent { message, members: vec![UserId(1), UserId(2)], origin }
     }

@@ -66,6 +66,12 @@ pub enum ServerFrame {
         chat_id: i64,
         user_id: i64,
     },
+    /// A user who shares a chat with this one came online or went offline.
+    Presence {
+        user_id: i64,
+        online: bool,
+        last_seen: Option<String>,
+    },
     /// An extension: a chat appeared or its members changed; refresh it (`GET /chats`).
     ChatUpdated {
         chat_id: i64,

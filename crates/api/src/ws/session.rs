@@ -20,6 +20,7 @@ use super::hub::{Connection, Hub};
 use super::protocol::{self, ClientFrame, ServerFrame};
 use crate::error::ApiError;
 use crate::state::Services;
+use crate::telemetry::spawn_in;
 use crate::wire::{ErrorCode, bearer_token};
 
 /// How long a closing connection waits for the peer to answer its close frame.
@@ -55,9 +56,25 @@ struct TokenQuery {
     token: Option<String>,
 }
 
+/// The subprotocol a browser names to say it speaks this protocol; the server answers with it.
+const SUBPROTOCOL: &str = "messenger";
+/// A browser cannot set headers on a WebSocket, and a token in the URL lands in logs: it may offer the
+/// token as a second subprotocol, `bearer.<token>` (a JWT is made of characters a subprotocol may hold).
+const TOKEN_SUBPROTOCOL_PREFIX: &str = "bearer.";
+
+/// The subprotocols the client offered, in its order.
+fn offered_subprotocols(req: &HttpRequest) -> impl Iterator<Item = &str> {
+    req.headers()
+        .get_all(actix_web::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+}
+
 fn token_of(req: &HttpRequest) -> Option<String> {
     bearer_token(req)
         .map(str::to_owned)
+        .or_else(|| offered_subprotocols(req).find_map(|p| p.strip_prefix(TOKEN_SUBPROTOCOL_PREFIX)).map(str::to_owned))
         .or_else(|| web::Query::<TokenQuery>::from_query(req.query_string()).ok().and_then(|q| q.into_inner().token))
 }
 
@@ -85,25 +102,35 @@ pub async fn upgrade(
         tracing::warn!(user_id = %user, "too many websockets for one user; upgrade refused");
         return Err(DomainError::RateLimited { retry_after: Duration::from_secs(1) }.into());
     };
-    let (response, session, stream) = match actix_ws::handle(&req, body) {
+    let (mut response, session, stream) = match actix_ws::handle(&req, body) {
         Ok(handled) => handled,
         Err(error) => {
             hub.unregister(&connection);
             return Err(ApiError::BadRequest(error.to_string()));
         }
     };
+    // A browser that offered subprotocols fails the connection unless one of them is answered.
+    if offered_subprotocols(&req).any(|p| p == SUBPROTOCOL) {
+        response.headers_mut().insert(
+            actix_web::http::header::SEC_WEBSOCKET_PROTOCOL,
+            actix_web::http::header::HeaderValue::from_static(SUBPROTOCOL),
+        );
+    }
     tracing::info!(user_id = %user, connection = %connection.id.0, "websocket connected");
+    let span = crate::http::websocket_span(&req, connection.id.0, user);
     let settings = **settings;
     let last_heard = Arc::new(Mutex::new(Instant::now()));
-    actix_web::rt::spawn(write(session.clone(), outbox, connection.clone(), settings, last_heard.clone()));
+    spawn_in(span.clone(), write(session.clone(), outbox, connection.clone(), settings, last_heard.clone()));
     let stream = stream
         .max_frame_size(settings.max_frame_bytes)
         .aggregate_continuations()
         .max_continuation_size(settings.max_frame_bytes);
-    actix_web::rt::spawn(async move {
+    spawn_in(span, async move {
         let limits = ReadLimits { idle_timeout: settings.idle_timeout, oversized };
+        services.presence.device_connected(user);
         read(session, stream, &connection, &services, last_heard, limits).await;
         hub.unregister(&connection);
+        services.presence.device_disconnected(user);
         connection.close(CloseCode::Normal);
         tracing::info!(user_id = %connection.user, connection = %connection.id.0, "websocket disconnected");
     });
@@ -210,6 +237,7 @@ async fn write(
                 if sent.is_err() {
                     return;
                 }
+                connection.metrics().frame_delivered();
             }
             _ = ticker.tick() => {
                 if last_heard.lock().await.elapsed() > settings.idle_timeout {
@@ -255,8 +283,13 @@ async fn handle(text: &str, connection: &Connection, services: &Services) {
     };
     let user = connection.user;
     match frame {
-        ClientFrame::Send { chat_id, client_id, text } => {
-            match services.messages.send(user, ChatId(chat_id), &text, client_id, Some(connection.id)).await {
+        ClientFrame::Send { chat_id, client_id, text, reply_to } => {
+            let started = Instant::now();
+            let reply_to = reply_to.map(MessageId);
+            let sent =
+                services.messages.send(user, ChatId(chat_id), &text, client_id, reply_to, Some(connection.id)).await;
+            connection.metrics().send_answered(started, &sent);
+            match sent {
                 // A fresh message is acked by the hub, in line with the chat's other frames.
                 Ok(outcome) if !outcome.duplicate => {}
                 Ok(outcome) => connection.push(ServerFrame::ack(&outcome.message, true).encode()),
@@ -270,6 +303,23 @@ async fn handle(text: &str, connection: &Connection, services: &Services) {
                     .mark_read(user, ChatId(chat_id), MessageId(message_id), Some(connection.id))
                     .await
                     .map(drop),
+                Err(limited) => Err(limited),
+            };
+            if let Err(error) = result {
+                connection.push(domain_error_frame(&error, None));
+            }
+        }
+        ClientFrame::Edit { chat_id, message_id, text } => {
+            // The editing connection gets its `edit_ack` from the hub, in line with the chat's frames.
+            let edited =
+                services.edits.edit(user, ChatId(chat_id), MessageId(message_id), &text, Some(connection.id)).await;
+            if let Err(error) = edited {
+                connection.push(domain_error_frame(&error, None));
+            }
+        }
+        ClientFrame::Delete { chat_id, message_id } => {
+            let result = match services.admit_request(user) {
+                Ok(()) => services.edits.delete(user, ChatId(chat_id), MessageId(message_id)).await,
                 Err(limited) => Err(limited),
             };
             if let Err(error) = result {

@@ -12,7 +12,7 @@ use crate::helpers::{TestDatabase, spawn_on};
 use crate::ws_client::WsClient;
 use crate::ws_support::{person, post, private_chat};
 
-async fn redis_url() -> anyhow::Result<Option<String>> {
+pub async fn redis_url() -> anyhow::Result<Option<String>> {
     if let Ok(url) = std::env::var("TEST_REDIS_URL") {
         return Ok(Some(url));
     }

@@ -167,6 +167,7 @@ async fn fifty_concurrent_sends_of_one_client_id_from_four_devices_and_rest_stor
                     ids.insert(frame["message"]["id"].to_string());
                 }
                 Some("message") => broadcasts += 1,
+                Some("presence") => {} // Bob's devices coming online.
                 other => anyhow::bail!("unexpected frame {other:?}: {frame}"),
             }
         }

@@ -41,4 +41,10 @@ pub trait ChatRepository: Send + Sync {
     /// Every chat of `user` with its version, in one statement: what a sync compares with what the
     /// client holds.
     async fn versions_for_user(&self, user: UserId) -> Result<Vec<(ChatId, i64)>, DomainError>;
+
+    /// The users who share at least one chat with `user`, without `user`: who hears of its presence.
+    async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>, DomainError>;
+
+    /// Whether `a` and `b` are members of a common chat.
+    async fn share_a_chat(&self, a: UserId, b: UserId) -> Result<bool, DomainError>;
 }

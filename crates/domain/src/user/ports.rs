@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use super::model::{AccessToken, AccountStamp, NewUser, PasswordHash, StoredCredentials, TokenClaims, User};
 use super::values::{Email, Password};
@@ -26,6 +27,12 @@ pub trait UserRepository: Send + Sync {
 
     /// How many of `ids` exist (used to reject group members that do not).
     async fn count_existing(&self, ids: &[UserId]) -> Result<usize, DomainError>;
+
+    /// Records when the user went offline.
+    async fn set_last_seen(&self, user: UserId, at: DateTime<Utc>) -> Result<(), DomainError>;
+
+    /// When the user last went offline, if ever.
+    async fn last_seen(&self, user: UserId) -> Result<Option<DateTime<Utc>>, DomainError>;
 }
 
 /// Slow, salted password hashing. Implementations MUST NOT block the async runtime.

@@ -320,6 +320,35 @@ impl ChatRepository for SeaChatRepository {
             .collect();
         Ok(rows.into_iter().map(|(chat, version)| (ChatId(chat), version)).collect())
     }
+
+    #[tracing::instrument(skip(self))]
+    async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>, DomainError> {
+        let sql = "SELECT DISTINCT other.user_id AS id FROM chat_members me
+            JOIN chat_members other ON other.chat_id = me.chat_id
+            WHERE me.user_id = $1 AND other.user_id <> $1";
+        let rows = IdRow::find_by_statement(statement(&self.db, sql, [user.0.into()]))
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?;
+        Ok(rows.into_iter().map(|row| UserId(row.id)).collect())
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn share_a_chat(&self, a: UserId, b: UserId) -> Result<bool, DomainError> {
+        let sql = "SELECT me.chat_id AS id FROM chat_members me
+            JOIN chat_members other ON other.chat_id = me.chat_id AND other.user_id = $2
+            WHERE me.user_id = $1 LIMIT 1";
+        let shared = IdRow::find_by_statement(statement(&self.db, sql, [a.0.into(), b.0.into()]))
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?;
+        Ok(shared.is_some())
+    }
+}
+
+#[derive(FromQueryResult)]
+struct IdRow {
+    id: i64,
 }
 
 #[derive(FromQueryResult)]

@@ -1,9 +1,11 @@
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use domain::user::{Email, NewUser, PasswordHash, StoredCredentials, User, UserRepository};
 use domain::{DomainError, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, Set,
 };
 
 use super::entities::users;
@@ -99,6 +101,26 @@ impl UserRepository for SeaUserRepository {
             .map_err(unexpected)?;
         usize::try_from(count).map_err(|e| DomainError::Unexpected(e.into()))
     }
+
+    async fn set_last_seen(&self, user: UserId, at: DateTime<Utc>) -> Result<(), DomainError> {
+        let sql = "UPDATE users SET last_seen_at = $2 WHERE id = $1";
+        self.db.execute_raw(statement(&self.db, sql, [user.0.into(), at.into()])).await.map_err(unexpected)?;
+        Ok(())
+    }
+
+    async fn last_seen(&self, user: UserId) -> Result<Option<DateTime<Utc>>, DomainError> {
+        let sql = "SELECT last_seen_at FROM users WHERE id = $1";
+        let row = LastSeenRow::find_by_statement(statement(&self.db, sql, [user.0.into()]))
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?;
+        Ok(row.and_then(|row| row.last_seen_at))
+    }
+}
+
+#[derive(FromQueryResult)]
+struct LastSeenRow {
+    last_seen_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]
