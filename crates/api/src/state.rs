@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use app::auth::AuthPorts;
 use app::{
-    AuthService, ChatService, EditService, MessageService, PresencePorts, PresenceService, ReceiptService, SearchService,
-    SyncService, UserService,
+    AuthService, ChatService, EditService, MessageService, PresencePorts, PresenceService, ReceiptService,
+    SearchService, SyncService, UserService,
 };
 use domain::events::EventBus;
 use domain::health::HealthProbe;

@@ -161,7 +161,8 @@ mod tests {
             .withf(|e| matches!(e, Event::MessageEdited { message, members, .. } if message.version == 8 && members.len() == 2))
             .times(1)
             .return_const(());
-        let edited = service(members(vec![1, 2]), messages, bus).edit(UserId(1), ChatId(5), MessageId(10), "fixed", None).await;
+        let edited =
+            service(members(vec![1, 2]), messages, bus).edit(UserId(1), ChatId(5), MessageId(10), "fixed", None).await;
         assert_eq!(edited.map(|m| m.text).ok().as_deref(), Some("fixed"));
     }
 
@@ -190,7 +191,8 @@ mod tests {
 
         let mut again = MockMessageRepository::new();
         again.expect_find().returning(|_, _| Ok(Some(message(2, true))));
-        let repeated = service(group_created_by(1), again, MockEventBus::new()).delete(UserId(1), ChatId(5), MessageId(10)).await;
+        let repeated =
+            service(group_created_by(1), again, MockEventBus::new()).delete(UserId(1), ChatId(5), MessageId(10)).await;
         assert!(repeated.is_ok(), "{repeated:?}");
     }
 
@@ -198,13 +200,16 @@ mod tests {
     async fn another_member_cannot_delete_and_a_lost_race_tells_nobody() {
         let mut messages = MockMessageRepository::new();
         messages.expect_find().returning(|_, _| Ok(Some(message(2, false))));
-        let refused = service(group_created_by(2), messages, MockEventBus::new()).delete(UserId(3), ChatId(5), MessageId(10)).await;
+        let refused = service(group_created_by(2), messages, MockEventBus::new())
+            .delete(UserId(3), ChatId(5), MessageId(10))
+            .await;
         assert!(matches!(refused, Err(DomainError::Forbidden(_))), "{refused:?}");
 
         let mut raced = MockMessageRepository::new();
         raced.expect_find().returning(|_, _| Ok(Some(message(3, false))));
         raced.expect_delete().returning(|_, _| Ok(None));
-        let outcome = service(members(vec![1, 3]), raced, MockEventBus::new()).delete(UserId(3), ChatId(5), MessageId(10)).await;
+        let outcome =
+            service(members(vec![1, 3]), raced, MockEventBus::new()).delete(UserId(3), ChatId(5), MessageId(10)).await;
         assert!(outcome.is_ok(), "{outcome:?}");
     }
 }

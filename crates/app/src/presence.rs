@@ -147,8 +147,12 @@ mod tests {
     fn service(registry: MockPresenceRegistry, users: MockUserRepository, bus: MockEventBus) -> PresenceService {
         let mut chats = MockChatRepository::new();
         chats.expect_contacts_of().returning(|_| Ok(vec![UserId(2)]));
-        let ports =
-            PresencePorts { registry: Arc::new(registry), users: Arc::new(users), chats: Arc::new(chats), bus: Arc::new(bus) };
+        let ports = PresencePorts {
+            registry: Arc::new(registry),
+            users: Arc::new(users),
+            chats: Arc::new(chats),
+            bus: Arc::new(bus),
+        };
         PresenceService::new(ports, Duration::from_millis(50))
     }
 

@@ -20,10 +20,22 @@ pub enum ClientFrame {
         #[serde(default)]
         reply_to: Option<i64>,
     },
-    Edit { chat_id: i64, message_id: i64, text: String },
-    Delete { chat_id: i64, message_id: i64 },
-    Read { chat_id: i64, message_id: i64 },
-    Typing { chat_id: i64 },
+    Edit {
+        chat_id: i64,
+        message_id: i64,
+        text: String,
+    },
+    Delete {
+        chat_id: i64,
+        message_id: i64,
+    },
+    Read {
+        chat_id: i64,
+        message_id: i64,
+    },
+    Typing {
+        chat_id: i64,
+    },
     Ping,
 }
 

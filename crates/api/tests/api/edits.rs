@@ -24,17 +24,18 @@ async fn edits_and_deletions_reach_every_device_live_and_through_sync() -> anyho
     let client_id = Uuid::new_v4();
     alice_ws.send_json(json!({"type": "send", "chat_id": chat, "client_id": client_id, "text": "helo"})).await?;
     let original = alice_ws.next_of("ack").await?["message"].clone();
-    assert_eq!((original["edited_at"].clone(), original["deleted"].clone(), original["reply_to"].clone()), (
-        Value::Null,
-        json!(false),
-        Value::Null
-    ));
+    assert_eq!(
+        (original["edited_at"].clone(), original["deleted"].clone(), original["reply_to"].clone()),
+        (Value::Null, json!(false), Value::Null)
+    );
     bob_ws.next_of("message").await?;
 
     // A reply names a message of the same chat.
     let reply_id = Uuid::new_v4();
     bob_ws
-        .send_json(json!({"type": "send", "chat_id": chat, "client_id": reply_id, "text": "hi!", "reply_to": id(&original)}))
+        .send_json(
+            json!({"type": "send", "chat_id": chat, "client_id": reply_id, "text": "hi!", "reply_to": id(&original)}),
+        )
         .await?;
     let reply = bob_ws.next_of("ack").await?["message"].clone();
     assert_eq!(reply["reply_to"], original["id"]);
@@ -84,18 +85,16 @@ async fn edits_and_deletions_reach_every_device_live_and_through_sync() -> anyho
 
     let (_, page) = app.get(&bob, &format!("/history/{chat}")).await?;
     let first = &page[0];
-    assert_eq!((first["id"].clone(), first["deleted"].clone(), first["text"].clone()), (
-        original["id"].clone(),
-        json!(true),
-        json!("")
-    ));
+    assert_eq!(
+        (first["id"].clone(), first["deleted"].clone(), first["text"].clone()),
+        (original["id"].clone(), json!(true), json!(""))
+    );
     assert_eq!(page[1]["reply_to"], original["id"], "a reply may name a deleted message");
 
     // A device that held the chat before all this gets the reply and the tombstone by version.
     let (_, changed) = app.post(&bob, "/sync", json!({"chats": {chat.to_string(): held}})).await?;
     let messages = changed["chats"][0]["messages"].as_array().cloned().unwrap_or_default();
-    let seen: Vec<(i64, bool)> =
-        messages.iter().map(|m| (id(m), m["deleted"].as_bool().unwrap_or_default())).collect();
+    let seen: Vec<(i64, bool)> = messages.iter().map(|m| (id(m), m["deleted"].as_bool().unwrap_or_default())).collect();
     assert_eq!(seen, [(id(&reply), false), (id(&original), true)], "in version order: {changed}");
     assert_eq!(alice_user["id"], original["sender_id"]);
     Ok(())

@@ -74,7 +74,11 @@ async fn presence_crosses_instances_and_a_move_between_them_is_not_offline() -> 
     let alice_on_a = WsClient::connect(&a, &alice.token).await?;
     let online = bob_on_b.next_of("presence").await?;
     assert_eq!((online["user_id"].as_i64(), online["online"].as_bool()), (Some(alice.id), Some(true)));
-    assert_eq!(get(&b, &bob.token, &format!("/users/{}", alice.id)).await?["online"], json!(true), "B asks A's Redis set");
+    assert_eq!(
+        get(&b, &bob.token, &format!("/users/{}", alice.id)).await?["online"],
+        json!(true),
+        "B asks A's Redis set"
+    );
 
     // Alice moves from A to B: A's grace ends while B holds her, so she never went offline.
     let alice_on_b = WsClient::connect(&b, &alice.token).await?;

@@ -8,7 +8,10 @@ use crate::helpers::{TestApp, code, id, spawn_app};
 async fn found(app: &TestApp, token: &str, query: &str) -> anyhow::Result<Vec<String>> {
     let (status, body) = app.get(token, &format!("/search/messages?{query}")).await?;
     anyhow::ensure!(status == 200, "search {query} answered {status}: {body}");
-    Ok(body.as_array().map(|a| a.iter().filter_map(|m| m["text"].as_str().map(str::to_owned)).collect()).unwrap_or_default())
+    Ok(body
+        .as_array()
+        .map(|a| a.iter().filter_map(|m| m["text"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default())
 }
 
 fn q(words: &str) -> String {
@@ -16,9 +19,7 @@ fn q(words: &str) -> String {
 }
 
 fn urlencoding(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    raw.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 #[tokio::test]

@@ -103,9 +103,10 @@ mod tests {
 
     #[test]
     fn words_are_runs_of_letters_and_digits_lower_cased_once_each() {
-        assert_eq!(search_words("Hello, WORLD! hello-world v2.0 ÄPFEL_straße"), [
-            "0", "hello", "straße", "v2", "world", "äpfel"
-        ]);
+        assert_eq!(
+            search_words("Hello, WORLD! hello-world v2.0 ÄPFEL_straße"),
+            ["0", "hello", "straße", "v2", "world", "äpfel"]
+        );
         assert_eq!(search_words("  ... 🙂 "), Vec::<String>::new());
         assert_eq!(search_words("Привет мир 你好"), ["мир", "привет", "你好"]);
     }
@@ -124,7 +125,10 @@ mod tests {
         assert!(SearchTerms::new(&"w ".repeat(17)).is_ok(), "repeated words count once");
         let many: String = (0..17).map(|i| format!("w{i} ")).collect();
         assert!(SearchTerms::new(&many).is_err());
-        assert_eq!(SearchTerms::new("Hel wor").map(|t| t.words().to_vec()).ok(), Some(vec!["hel".into(), "wor".into()]));
+        assert_eq!(
+            SearchTerms::new("Hel wor").map(|t| t.words().to_vec()).ok(),
+            Some(vec!["hel".into(), "wor".into()])
+        );
         assert!(SearchLimit::new(0).is_err() && SearchLimit::new(101).is_err() && SearchLimit::new(100).is_ok());
     }
 }

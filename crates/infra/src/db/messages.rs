@@ -191,7 +191,9 @@ impl MessageRepository for SeaMessageRepository {
         let backend = self.db.get_database_backend();
         let mut values: Vec<Value> = vec![match_expression(backend, query.terms.words()).into()];
         let mut sql = match backend {
-            DbBackend::Postgres => format!("SELECT {} FROM messages m WHERE m.search @@ $1::tsquery", qualified_columns("m")),
+            DbBackend::Postgres => {
+                format!("SELECT {} FROM messages m WHERE m.search @@ $1::tsquery", qualified_columns("m"))
+            }
             _ => format!(
                 "SELECT {} FROM message_search s JOIN messages m ON m.id = s.rowid WHERE message_search MATCH $1",
                 qualified_columns("m")
@@ -234,7 +236,12 @@ impl SeaMessageRepository {
     /// Advances the chat's version and applies `change` with it, in one transaction; the chat's row is
     /// locked first, as a send locks it, so that versions are handed out in commit order. Nothing is
     /// kept when the message is not live.
-    async fn change_message(&self, chat: ChatId, id: MessageId, change: Change) -> Result<Option<Message>, DomainError> {
+    async fn change_message(
+        &self,
+        chat: ChatId,
+        id: MessageId,
+        change: Change,
+    ) -> Result<Option<Message>, DomainError> {
         let txn = self.db.begin().await.map_err(unexpected)?;
         let changed = apply(&txn, chat, id, change).await.map_err(unexpected)?;
         match changed {
@@ -256,7 +263,8 @@ async fn apply(
     id: MessageId,
     change: Change,
 ) -> Result<Option<Message>, sea_orm::DbErr> {
-    let bump = statement(txn, "UPDATE chats SET version = version + 1 WHERE id = $1 RETURNING version", [chat.0.into()]);
+    let bump =
+        statement(txn, "UPDATE chats SET version = version + 1 WHERE id = $1 RETURNING version", [chat.0.into()]);
     let Some(version) = txn.query_one_raw(bump).await?.map(|row| row.try_get::<i64>("", "version")).transpose()? else {
         return Ok(None);
     };

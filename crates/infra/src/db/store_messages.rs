@@ -276,10 +276,8 @@ pub(crate) async fn index_for_search(txn: &impl ConnectionTrait, rows: &[message
     if rows.is_empty() {
         return Ok(());
     }
-    let documents: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|row| serde_json::json!({ "id": row.id, "words": search_document(&row.text) }))
-        .collect();
+    let documents: Vec<serde_json::Value> =
+        rows.iter().map(|row| serde_json::json!({ "id": row.id, "words": search_document(&row.text) })).collect();
     let sql = match txn.get_database_backend() {
         DbBackend::Postgres => {
             "UPDATE messages m SET search = array_to_tsvector(string_to_array(d.words, ' '))
