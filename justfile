@@ -49,6 +49,22 @@ bench:
 up:
     docker compose up -d --build
 
+# The same, with Prometheus (127.0.0.1:9090) and Grafana (127.0.0.1:3000) beside it
+up-monitoring:
+    docker compose --profile monitoring up -d --build
+
+# The container job's smoke test against a running server (default: the compose file's api)
+smoke base="http://127.0.0.1:8080":
+    python3 docker/smoke.py {{base}}
+
+# The container's files without Docker: hadolint, compose, promtool, nginx -t
+container-checks:
+    bash .ci/container-checks.sh
+
+# Build with OpenTelemetry export (traces go to OTEL_EXPORTER_OTLP_ENDPOINT when it is set)
+build-otlp:
+    cargo build --release -p api --features otlp
+
 # Everything .ci/run checks (fmt, clippy, tests on SQLite and PostgreSQL, browser test)
 ci:
     bash .ci/run
