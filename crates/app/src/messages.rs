@@ -8,11 +8,12 @@ use domain::events::{Event, EventBus};
 use domain::message::{HistoryQuery, InsertOutcome, Message, MessageRepository, MessageText, NewMessage};
 use domain::rate_limit::{RateKind, RateLimiter};
 use domain::{ChatId, ConnectionId, DomainError, MessageId, UserId};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::membership::members_if_member;
-use crate::sequencer::ChatSequencer;
+use crate::sequencer::ChatLanes;
 
 /// How long a send may wait for the database before its sender is told to retry (`unavailable`).
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(5);
@@ -29,7 +30,7 @@ pub struct MessageService {
     messages: Arc<dyn MessageRepository>,
     bus: Arc<dyn EventBus>,
     limiter: Arc<dyn RateLimiter>,
-    sequencer: Arc<ChatSequencer>,
+    lanes: Arc<ChatLanes<Queued>>,
     send_timeout: Duration,
 }
 
@@ -45,7 +46,7 @@ impl MessageService {
             messages,
             bus,
             limiter,
-            sequencer: Arc::new(ChatSequencer::new()),
+            lanes: Arc::new(ChatLanes::new()),
             send_timeout: DEFAULT_SEND_TIMEOUT,
         }
     }
@@ -93,7 +94,7 @@ impl MessageService {
         // to retry at the deadline, while a statement already in flight finishes and, if it stored the
         // message, still broadcasts it, so that a late commit is never a silent one.
         let task = tokio::spawn(store_and_publish(
-            self.sequencer.clone(),
+            self.lanes.clone(),
             self.messages.clone(),
             self.bus.clone(),
             Stored { new, members, origin, deadline },
@@ -159,23 +160,54 @@ struct Stored {
     deadline: Instant,
 }
 
-/// Stores the message in its chat's turn and hands a fresh one to the bus (which never waits).
+/// A send waiting in its chat's lane, with whom to answer.
+pub(crate) struct Queued {
+    send: Stored,
+    reply: oneshot::Sender<Result<InsertOutcome, DomainError>>,
+}
+
+/// Sends stored per statement at most: a chat's turn takes this many of the sends waiting for it.
+const LANE_BATCH: usize = 256;
+
+/// Queues the send in its chat's lane. When the lane was idle, this task leads it: it stores whatever
+/// waits there, one statement per group, publishing each fresh message in seq order, until the lane is
+/// empty. Either way the send's own answer arrives on its channel.
 async fn store_and_publish(
-    sequencer: Arc<ChatSequencer>,
+    lanes: Arc<ChatLanes<Queued>>,
     messages: Arc<dyn MessageRepository>,
     bus: Arc<dyn EventBus>,
     send: Stored,
 ) -> Result<InsertOutcome, DomainError> {
-    let _turn = sequencer.turn(send.new.chat_id).await;
-    // The sender has been told to retry already: storing now would only race with that retry.
-    if Instant::now() >= send.deadline {
-        return Err(DomainError::unavailable());
+    let chat = send.new.chat_id;
+    let (reply, answer) = oneshot::channel();
+    if let Some(leading) = lanes.enqueue(chat, Queued { send, reply }) {
+        while let Some(group) = lanes.next_batch(leading, LANE_BATCH) {
+            store_group(messages.as_ref(), bus.as_ref(), group).await;
+        }
     }
-    let outcome = messages.insert_idempotent(send.new).await?;
-    if let InsertOutcome::Inserted(message) = &outcome {
-        bus.publish(Event::MessageSent { message: message.clone(), members: send.members, origin: send.origin });
+    answer.await.map_err(|_| DomainError::Unexpected(anyhow::anyhow!("a send was dropped unanswered")))?
+}
+
+/// Stores one group of sends in one statement and answers each.
+async fn store_group(messages: &dyn MessageRepository, bus: &dyn EventBus, group: Vec<Queued>) {
+    let now = Instant::now();
+    // A sender told to retry already must not race with its retry: its send is not stored.
+    let (live, expired): (Vec<Queued>, Vec<Queued>) = group.into_iter().partition(|q| now < q.send.deadline);
+    for late in expired {
+        let _ = late.reply.send(Err(DomainError::unavailable()));
     }
-    Ok(outcome)
+    if live.is_empty() {
+        return;
+    }
+    let outcomes = messages.insert_batch(live.iter().map(|q| q.send.new.clone()).collect()).await;
+    for (queued, outcome) in live.into_iter().zip(outcomes) {
+        let Queued { send, reply } = queued;
+        if let Ok(InsertOutcome::Inserted(message)) = &outcome {
+            bus.publish(Event::MessageSent { message: message.clone(), members: send.members, origin: send.origin });
+        }
+        // A caller that gave up is fine: it retries with the same client_id.
+        let _ = reply.send(outcome);
+    }
 }
 
 /// A reused `client_id` must name the same message; anything else is a client bug worth reporting. Once
@@ -244,10 +276,10 @@ mod tests {
     async fn a_new_message_is_stored_once_and_broadcast_to_all_members() {
         let mut messages = MockMessageRepository::new();
         messages
-            .expect_insert_idempotent()
-            .withf(|m| m.client_id == CLIENT && m.text.as_str() == "hi" && m.sender_id == UserId(1))
+            .expect_insert_batch()
+            .withf(|b| b.len() == 1 && b[0].client_id == CLIENT && b[0].text.as_str() == "hi" && b[0].sender_id == UserId(1))
             .times(1)
-            .returning(|_| Ok(InsertOutcome::Inserted(stored(5, "hi"))));
+            .returning(|_| vec![Ok(InsertOutcome::Inserted(stored(5, "hi")))]);
         let mut bus = MockEventBus::new();
         let origin = ConnectionId::new();
         bus.expect_publish()
@@ -263,7 +295,7 @@ mod tests {
     #[tokio::test]
     async fn a_repeated_client_id_answers_the_original_without_a_broadcast_or_a_token() {
         let mut messages = MockMessageRepository::new();
-        messages.expect_insert_idempotent().returning(|_| Ok(InsertOutcome::Existing(stored(5, "hi"))));
+        messages.expect_insert_batch().returning(|_| vec![Ok(InsertOutcome::Existing(stored(5, "hi")))]);
         let mut limiter = open_limiter();
         limiter.expect_refund().times(1).return_const(());
         let outcome = service(chats_with_members(vec![1, 2]), messages, MockEventBus::new(), limiter)
@@ -276,7 +308,7 @@ mod tests {
     async fn a_client_id_reused_for_other_text_or_chat_is_a_conflict() {
         for (chat, text) in [(5, "other"), (6, "hi")] {
             let mut messages = MockMessageRepository::new();
-            messages.expect_insert_idempotent().returning(|_| Ok(InsertOutcome::Existing(stored(5, "hi"))));
+            messages.expect_insert_batch().returning(|_| vec![Ok(InsertOutcome::Existing(stored(5, "hi")))]);
             let mut limiter = open_limiter();
             limiter.expect_refund().return_const(());
             let outcome = service(chats_with_members(vec![1, 2]), messages, MockEventBus::new(), limiter)
@@ -328,7 +360,9 @@ mod tests {
     async fn a_failed_insert_keeps_its_token() {
         // Refunding failures would let a client that provokes them send without limit.
         let mut messages = MockMessageRepository::new();
-        messages.expect_insert_idempotent().returning(|_| Err(DomainError::Unexpected(anyhow::anyhow!("db down"))));
+        messages
+            .expect_insert_batch()
+            .returning(|_| vec![Err(DomainError::Unexpected(anyhow::anyhow!("db down")))]);
         let outcome = service(chats_with_members(vec![1, 2]), messages, MockEventBus::new(), open_limiter())
             .send(UserId(1), ChatId(5), "hi", CLIENT, None, None)
             .await;
@@ -339,19 +373,75 @@ mod tests {
     async fn a_send_that_cannot_reach_the_database_in_time_is_unavailable_and_stores_nothing() {
         let mut messages = MockMessageRepository::new();
         // Once: for the retry, never for the send that timed out.
-        messages.expect_insert_idempotent().times(1).returning(|_| Ok(InsertOutcome::Inserted(stored(5, "hi"))));
+        messages.expect_insert_batch().times(1).returning(|_| vec![Ok(InsertOutcome::Inserted(stored(5, "hi")))]);
         let mut bus = MockEventBus::new();
         bus.expect_publish().times(1).return_const(());
         let service = service(chats_with_members(vec![1, 2]), messages, bus, open_limiter())
             .with_send_timeout(Duration::from_millis(50));
-        // Another send holding the chat's turn keeps this one from the database past its deadline.
-        let turn = service.sequencer.turn(ChatId(5)).await;
+        // Another send leading the chat's lane keeps this one from the database past its deadline.
+        let (reply, _answer) = oneshot::channel();
+        let Ok(text) = MessageText::new("ahead") else { panic!("valid text") };
+        let new = NewMessage { chat_id: ChatId(5), sender_id: UserId(2), text, client_id: Uuid::from_u128(7), reply_to: None };
+        let ahead = Queued { send: Stored { new, members: Vec::new(), origin: None, deadline: Instant::now() }, reply };
+        let Some(leading) = service.lanes.enqueue(ChatId(5), ahead) else { panic!("an idle lane") };
         let outcome = service.send(UserId(1), ChatId(5), "hi", CLIENT, None, None).await;
         assert!(matches!(outcome, Err(DomainError::Unavailable { .. })), "{outcome:?}");
-        drop(turn);
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The lane moves on: both sends are past their deadlines, so neither reaches the database.
+        while let Some(group) = service.lanes.next_batch(leading, LANE_BATCH) {
+            store_group(service.messages.as_ref(), service.bus.as_ref(), group).await;
+        }
         let retried = service.send(UserId(1), ChatId(5), "hi", CLIENT, None, None).await;
         assert_eq!(retried.map(|o| o.duplicate).ok(), Some(false));
+    }
+
+    #[tokio::test]
+    async fn the_sends_waiting_for_a_chats_turn_share_one_statement_and_publish_in_order() {
+        let mut messages = MockMessageRepository::new();
+        messages.expect_insert_batch().withf(|b| b.len() == 4).times(1).returning(|batch| {
+            batch
+                .into_iter()
+                .enumerate()
+                .map(|(i, new)| {
+                    let seq = i64::try_from(i).unwrap_or_default() + 1;
+                    let id = MessageId(seq);
+                    Ok(InsertOutcome::Inserted(Message { id, seq, text: new.text.into_inner(), ..stored(5, "") }))
+                })
+                .collect()
+        });
+        let published = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut bus = MockEventBus::new();
+        let seen = published.clone();
+        bus.expect_publish().times(4).returning(move |e| {
+            if let Event::MessageSent { message, .. } = e {
+                seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(message.seq);
+            }
+        });
+        let service = Arc::new(service(chats_with_members(vec![1, 2]), messages, bus, open_limiter()));
+        let (reply, _answer) = oneshot::channel();
+        let Ok(text) = MessageText::new("first") else { panic!("valid text") };
+        let new = NewMessage { chat_id: ChatId(5), sender_id: UserId(2), text, client_id: Uuid::from_u128(7), reply_to: None };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let first = Queued { send: Stored { new, members: vec![UserId(1), UserId(2)], origin: None, deadline }, reply };
+        let Some(leading) = service.lanes.enqueue(ChatId(5), first) else { panic!("an idle lane") };
+        let sends: Vec<_> = (0..3u128)
+            .map(|i| {
+                let service = service.clone();
+                tokio::spawn(async move {
+                    service.send(UserId(1), ChatId(5), &format!("m{i}"), Uuid::from_u128(100 + i), None, None).await
+                })
+            })
+            .collect();
+        // Let the three sends queue behind the lane's leader.
+        while service.lanes.waiting(leading) < 4 {
+            tokio::task::yield_now().await;
+        }
+        while let Some(group) = service.lanes.next_batch(leading, LANE_BATCH) {
+            store_group(service.messages.as_ref(), service.bus.as_ref(), group).await;
+        }
+        for send in sends {
+            assert!(matches!(send.await, Ok(Ok(SendOutcome { duplicate: false, .. }))));
+        }
+        assert_eq!(*published.lock().unwrap_or_else(std::sync::PoisonError::into_inner), [1, 2, 3, 4]);
     }
 
     #[tokio::test]

@@ -16,6 +16,11 @@ pub trait MessageRepository: Send + Sync {
     /// concurrent calls, from any number of processes, store exactly one row.
     async fn insert_idempotent(&self, message: NewMessage) -> Result<InsertOutcome, DomainError>;
 
+    /// [`MessageRepository::insert_idempotent`] for several messages at once, in one statement: each
+    /// chat's new messages take consecutive seqs in the order given. Answers one outcome per message, in
+    /// order.
+    async fn insert_batch(&self, batch: Vec<NewMessage>) -> Vec<Result<InsertOutcome, DomainError>>;
+
     /// The message `sender` stored with `client_id`, if any.
     async fn find_by_client_id(&self, sender: UserId, client_id: Uuid) -> Result<Option<Message>, DomainError>;
 

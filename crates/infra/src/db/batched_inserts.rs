@@ -6,8 +6,9 @@
 //! alone at once, so light load waits for nothing.
 //!
 //! A batch locks the rows of its chats until it commits (that is what numbers their messages). Batches
-//! in flight together never share a chat: the per-chat turn lets one send per chat at a time reach this
-//! repository, so they never wait for each other's locks (only for another instance's, on the same chat).
+//! in flight together never share a chat: the per-chat turn lets one group of sends per chat at a time
+//! reach this repository, and a group is never split, so they never wait for each other's locks (only
+//! for another instance's, on the same chat).
 
 use std::sync::Arc;
 
@@ -21,14 +22,16 @@ use uuid::Uuid;
 use super::messages::SeaMessageRepository;
 use super::store_messages::store;
 
-/// Rows per statement at most (7 parameters each on SQLite, far below its limit).
-const MAX_BATCH: usize = 256;
+/// Rows per statement at most, unless one group is larger (8 parameters a row on SQLite, far below its
+/// limit).
+pub const MAX_BATCH: usize = 256;
 /// Statements in flight at once; the rest of the pool serves reads.
 const PARALLEL_BATCHES: usize = 4;
 
+/// Messages that must go in one statement (one chat's turn), and whom to answer.
 struct Pending {
-    message: NewMessage,
-    reply: oneshot::Sender<Result<InsertOutcome, DomainError>>,
+    messages: Vec<NewMessage>,
+    reply: oneshot::Sender<Vec<Result<InsertOutcome, DomainError>>>,
 }
 
 pub struct BatchedMessageRepository {
@@ -48,13 +51,30 @@ impl BatchedMessageRepository {
 
 async fn gather(db: DatabaseConnection, mut pending: mpsc::Receiver<Pending>) {
     let slots = Arc::new(Semaphore::new(PARALLEL_BATCHES));
-    while let Some(first) = pending.recv().await {
+    // A group that did not fit the previous batch starts the next one, whole.
+    let mut held: Option<Pending> = None;
+    loop {
+        let first = match held.take() {
+            Some(group) => group,
+            None => match pending.recv().await {
+                Some(group) => group,
+                None => return,
+            },
+        };
         // Waiting for a free slot is what lets a batch grow while the others are in flight.
         let Ok(slot) = slots.clone().acquire_owned().await else { return };
+        let mut rows = first.messages.len();
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        while rows < MAX_BATCH {
             match pending.try_recv() {
-                Ok(next) => batch.push(next),
+                Ok(next) if rows + next.messages.len() <= MAX_BATCH => {
+                    rows += next.messages.len();
+                    batch.push(next);
+                }
+                Ok(next) => {
+                    held = Some(next);
+                    break;
+                }
                 Err(_) => break,
             }
         }
@@ -67,23 +87,32 @@ async fn gather(db: DatabaseConnection, mut pending: mpsc::Receiver<Pending>) {
 }
 
 async fn flush(db: &DatabaseConnection, batch: Vec<Pending>) {
-    let (messages, replies): (Vec<NewMessage>, Vec<_>) = batch.into_iter().map(|p| (p.message, p.reply)).unzip();
-    let outcomes = store(db, &messages).await;
-    for (reply, outcome) in replies.into_iter().zip(outcomes) {
-        // A waiter that gave up is fine: its sender retries with the same client_id.
-        let _ = reply.send(outcome);
+    let sizes: Vec<usize> = batch.iter().map(|p| p.messages.len()).collect();
+    let (groups, replies): (Vec<Vec<NewMessage>>, Vec<_>) = batch.into_iter().map(|p| (p.messages, p.reply)).unzip();
+    let messages: Vec<NewMessage> = groups.into_iter().flatten().collect();
+    let mut outcomes = store(db, &messages).await.into_iter();
+    for (reply, size) in replies.into_iter().zip(sizes) {
+        // A waiter that gave up is fine: its senders retry with the same client_ids.
+        let _ = reply.send(outcomes.by_ref().take(size).collect());
     }
 }
 
 #[async_trait]
 impl MessageRepository for BatchedMessageRepository {
     async fn insert_idempotent(&self, message: NewMessage) -> Result<InsertOutcome, DomainError> {
+        self.insert_batch(vec![message]).await.pop().unwrap_or_else(|| Err(batcher_failed("answered nothing")))
+    }
+
+    async fn insert_batch(&self, messages: Vec<NewMessage>) -> Vec<Result<InsertOutcome, DomainError>> {
+        let count = messages.len();
         let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Pending { message, reply })
-            .await
-            .map_err(|_| DomainError::Unexpected(anyhow::anyhow!("the insert batcher stopped")))?;
-        answer.await.map_err(|_| DomainError::Unexpected(anyhow::anyhow!("the insert batcher dropped a send")))?
+        if self.queue.send(Pending { messages, reply }).await.is_err() {
+            return (0..count).map(|_| Err(batcher_failed("stopped"))).collect();
+        }
+        match answer.await {
+            Ok(outcomes) if outcomes.len() == count => outcomes,
+            _ => (0..count).map(|_| Err(batcher_failed("dropped a group"))).collect(),
+        }
     }
 
     async fn find_by_client_id(&self, sender: UserId, client_id: Uuid) -> Result<Option<Message>, DomainError> {
@@ -121,4 +150,8 @@ impl MessageRepository for BatchedMessageRepository {
     async fn search(&self, member: UserId, query: SearchQuery) -> Result<Vec<Message>, DomainError> {
         self.inner.search(member, query).await
     }
+}
+
+fn batcher_failed(what: &str) -> DomainError {
+    DomainError::Unexpected(anyhow::anyhow!("the insert batcher {what}"))
 }

@@ -57,6 +57,11 @@ impl MessageRepository for SeaMessageRepository {
             .unwrap_or_else(|| Err(DomainError::Unexpected(anyhow::anyhow!("no outcome for a stored message"))))
     }
 
+    #[tracing::instrument(skip_all, fields(messages = batch.len()))]
+    async fn insert_batch(&self, batch: Vec<NewMessage>) -> Vec<Result<InsertOutcome, DomainError>> {
+        store_messages::store(&self.db, &batch).await
+    }
+
     #[tracing::instrument(skip(self))]
     async fn find_by_client_id(&self, sender: UserId, client_id: Uuid) -> Result<Option<Message>, DomainError> {
         let found = messages::Entity::find()
