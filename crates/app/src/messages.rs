@@ -41,14 +41,7 @@ impl MessageService {
         bus: Arc<dyn EventBus>,
         limiter: Arc<dyn RateLimiter>,
     ) -> Self {
-        Self {
-            chats,
-            messages,
-            bus,
-            limiter,
-            lanes: Arc::new(ChatLanes::new()),
-            send_timeout: DEFAULT_SEND_TIMEOUT,
-        }
+        Self { chats, messages, bus, limiter, lanes: Arc::new(ChatLanes::new()), send_timeout: DEFAULT_SEND_TIMEOUT }
     }
 
     /// How long a send may wait for its chat's turn and the database together.
@@ -277,7 +270,9 @@ mod tests {
         let mut messages = MockMessageRepository::new();
         messages
             .expect_insert_batch()
-            .withf(|b| b.len() == 1 && b[0].client_id == CLIENT && b[0].text.as_str() == "hi" && b[0].sender_id == UserId(1))
+            .withf(|b| {
+                b.len() == 1 && b[0].client_id == CLIENT && b[0].text.as_str() == "hi" && b[0].sender_id == UserId(1)
+            })
             .times(1)
             .returning(|_| vec![Ok(InsertOutcome::Inserted(stored(5, "hi")))]);
         let mut bus = MockEventBus::new();
@@ -360,9 +355,7 @@ mod tests {
     async fn a_failed_insert_keeps_its_token() {
         // Refunding failures would let a client that provokes them send without limit.
         let mut messages = MockMessageRepository::new();
-        messages
-            .expect_insert_batch()
-            .returning(|_| vec![Err(DomainError::Unexpected(anyhow::anyhow!("db down")))]);
+        messages.expect_insert_batch().returning(|_| vec![Err(DomainError::Unexpected(anyhow::anyhow!("db down")))]);
         let outcome = service(chats_with_members(vec![1, 2]), messages, MockEventBus::new(), open_limiter())
             .send(UserId(1), ChatId(5), "hi", CLIENT, None, None)
             .await;
@@ -381,7 +374,13 @@ mod tests {
         // Another send leading the chat's lane keeps this one from the database past its deadline.
         let (reply, _answer) = oneshot::channel();
         let Ok(text) = MessageText::new("ahead") else { panic!("valid text") };
-        let new = NewMessage { chat_id: ChatId(5), sender_id: UserId(2), text, client_id: Uuid::from_u128(7), reply_to: None };
+        let new = NewMessage {
+            chat_id: ChatId(5),
+            sender_id: UserId(2),
+            text,
+            client_id: Uuid::from_u128(7),
+            reply_to: None,
+        };
         let ahead = Queued { send: Stored { new, members: Vec::new(), origin: None, deadline: Instant::now() }, reply };
         let Some(leading) = service.lanes.enqueue(ChatId(5), ahead) else { panic!("an idle lane") };
         let outcome = service.send(UserId(1), ChatId(5), "hi", CLIENT, None, None).await;
@@ -419,7 +418,13 @@ mod tests {
         let service = Arc::new(service(chats_with_members(vec![1, 2]), messages, bus, open_limiter()));
         let (reply, _answer) = oneshot::channel();
         let Ok(text) = MessageText::new("first") else { panic!("valid text") };
-        let new = NewMessage { chat_id: ChatId(5), sender_id: UserId(2), text, client_id: Uuid::from_u128(7), reply_to: None };
+        let new = NewMessage {
+            chat_id: ChatId(5),
+            sender_id: UserId(2),
+            text,
+            client_id: Uuid::from_u128(7),
+            reply_to: None,
+        };
         let deadline = Instant::now() + Duration::from_secs(5);
         let first = Queued { send: Stored { new, members: vec![UserId(1), UserId(2)], origin: None, deadline }, reply };
         let Some(leading) = service.lanes.enqueue(ChatId(5), first) else { panic!("an idle lane") };
