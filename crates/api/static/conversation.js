@@ -223,7 +223,10 @@ function initMenu() {
     if (menuFor && !event.target.closest('#message-menu')) closeMenu(false);
   });
   window.addEventListener('resize', () => closeMenu(false));
-  $('#message-scroller').addEventListener('scroll', () => menuFor && closeMenu(false), { passive: true });
+  // The person scrolling away closes it (not a scroll of the page's own, which may just have begun).
+  for (const type of ['wheel', 'touchmove']) {
+    $('#message-scroller').addEventListener(type, () => menuFor && closeMenu(false), { passive: true });
+  }
 }
 
 let menuReturnFocus = null;

@@ -4,7 +4,7 @@
 
 import { api } from './api.js';
 import { addServiceLines, state } from './state.js';
-import { showError } from './toast.js';
+import { raiseToasts, showError } from './toast.js';
 import { $, avatar, debounce, el } from './util.js';
 
 let actions = {};
@@ -48,6 +48,7 @@ export function openUserDialog(nextMode) {
   renderSelected();
   clearDialogError($('#user-dialog'));
   $('#user-dialog').showModal();
+  raiseToasts();
   (mode === 'group' ? $('#group-name') : $('#user-search')).focus();
 }
 
@@ -150,6 +151,7 @@ export function openMembersDialog(chatId) {
   renderMembers(chat);
   clearDialogError($('#members-dialog'));
   $('#members-dialog').showModal();
+  raiseToasts();
   api.chat(chatId).then((fresh) => {
     actions.chatChanged(fresh);
     const now = state.chats.get(chatId);
@@ -277,6 +279,7 @@ export function confirmDialog({ title, text, ok = 'OK', cancel = 'Cancel', extra
   return new Promise((resolve) => {
     settle = resolve;
     dialog.showModal();
+    raiseToasts();
     okButton.focus();
   });
 }

@@ -6,13 +6,19 @@
 //
 // Rows, in order: stored messages by seq, the "X joined" lines after the seq they were noted at, then
 // my queued messages. A row's nodes are [day separator?][unread separator?] then the message itself.
-// Reading is what was seen: messages from others are watched (IntersectionObserver) until they have
-// been on screen in a visible tab, and the highest of them is reported as read.
+// The nodes live in chunks of about a hundred (`li.chunk > ol`), each skipped by layout and paint while
+// far from the screen (content-visibility): adding a message lays out one chunk, not the whole list,
+// and the browser watches tens of chunks for visibility rather than thousands of rows.
+// Reading is what was seen: after every scroll and every change, the lowest message on screen (found
+// by hit-testing the bottom edge of the view, which costs the same for any length of list) is
+// reported as read when the tab is visible. (An IntersectionObserver on every unread row costed
+// tens of milliseconds a frame with thousands of them loaded.)
 
 import { conv, isReadByAll, myReadPointer, readersOf, state } from './state.js';
 import { $, dayKey, el, formatDay, formatFull, formatTime, joinNames, linkify, snippet } from './util.js';
 
 const GROUP_WINDOW_MS = 5 * 60_000;
+const CHUNK = 100; // nodes per chunk
 const NEAR_BOTTOM_PX = 60;
 
 let handlers = {};
@@ -20,10 +26,9 @@ let view = null; // { chatId, rows, byKey, ownOpen, quoting, storedClients }
 let list = null;
 let scroller = null;
 let unreadBar = null;
-let observer = null;
 let stick = true; // follow the newest message (the person is at the bottom)
-const onScreen = new Set(); // ids of unread messages seen while the tab was hidden
 let focusTimer = null;
+let seenFrame = 0;
 
 /**
  * handlers: seen(chatId, messageId), menu(message, anchor, point), quote(chatId, messageId),
@@ -33,13 +38,13 @@ export function initTimeline(h) {
   handlers = h;
   list = $('#message-list');
   scroller = $('#message-scroller');
-  observer = new IntersectionObserver(onIntersect, { root: scroller, threshold: [0, 0.5, 1] });
   // Content that changes size while the person is at the bottom (a message laid out for the first
   // time, a font) keeps the newest message in view.
   new ResizeObserver(() => {
     if (view && stick) toBottom();
   }).observe(list);
   scroller.addEventListener('scroll', onScroll, { passive: true });
+  for (const type of ['wheel', 'touchstart', 'keydown']) scroller.addEventListener(type, stopHolding, { passive: true });
   list.addEventListener('click', onClick);
   list.addEventListener('contextmenu', onContextMenu);
 }
@@ -242,14 +247,6 @@ function firstNode(row) {
   return row.node;
 }
 
-/** Whether a row needs watching until it has been seen: a message from someone else not yet read. */
-function watch(row) {
-  if (row.kind !== 'msg') return;
-  const message = row.message;
-  if (message.sender_id === me() || message.deleted) return;
-  if (message.id > myReadPointer(chatOf())) observer.observe(row.node);
-}
-
 function track(row) {
   if (row.kind === 'msg') {
     const m = row.message;
@@ -269,7 +266,39 @@ function untrack(row) {
   view.ownOpen.delete(row);
   view.pendingKeys.delete(row.key);
   if (row.kind === 'msg' && row.message.reply_to) view.quoting.get(row.message.reply_to)?.delete(row.key);
-  if (row.node) observer.unobserve(row.node);
+}
+
+// ---- chunks -----------------------------------------------------------------------------------
+
+function newChunk(before = null) {
+  const rows = el('ol', { class: 'chunk-rows', role: 'none' });
+  list.insertBefore(el('li', { class: 'chunk', role: 'none' }, [rows]), before);
+  return rows;
+}
+
+/** Puts a new row's node between its neighbours' nodes, starting a chunk where the one there is full. */
+function placeNode(node, prev, next) {
+  if (next) {
+    const ref = firstNode(next);
+    const chunk = ref.parentNode;
+    if (ref !== chunk.firstChild) return void chunk.insertBefore(node, ref);
+    // At a chunk's start: the end of the chunk before it (where `prev` is last) or this one, if not full.
+    const before = prev?.node.parentNode;
+    if (before && before !== chunk && before.childElementCount < CHUNK) return void before.append(node);
+    if (chunk.childElementCount < CHUNK) return void chunk.insertBefore(node, ref);
+    return void newChunk(chunk.parentNode).append(node);
+  }
+  const last = prev?.node.parentNode;
+  if (last && last.childElementCount < CHUNK) last.append(node);
+  else newChunk(null).append(node);
+}
+
+/** Removes a node, and its chunk when that is left empty. */
+function dropNode(node) {
+  const chunk = node?.parentNode;
+  if (!chunk) return;
+  node.remove();
+  if (!chunk.firstChild && chunk.classList.contains('chunk-rows')) chunk.parentNode.remove();
 }
 
 /** Looks again at a row's day separator and grouping, which depend on its neighbours. */
@@ -280,10 +309,11 @@ function relayout(i) {
   const prev = rows[i - 1];
   const needsDay = !prev || prev.day !== row.day;
   if (needsDay && !row.dayNode) {
+    const first = firstNode(row);
     row.dayNode = dayNode(row);
-    list.insertBefore(row.dayNode, firstNode({ ...row, dayNode: null }));
+    first.parentNode.insertBefore(row.dayNode, first);
   } else if (!needsDay && row.dayNode) {
-    row.dayNode.remove();
+    dropNode(row.dayNode);
     row.dayNode = null;
   }
   if (!isBubble(row)) return;
@@ -301,13 +331,13 @@ function relayout(i) {
 
 function insertRow(row) {
   const i = indexFor(row);
+  const prev = view.rows[i - 1];
   const next = view.rows[i];
+  row.node = buildNode(row);
+  placeNode(row.node, prev, next);
   view.rows.splice(i, 0, row);
   view.byKey.set(row.key, row);
-  row.node = buildNode(row);
-  list.insertBefore(row.node, next ? firstNode(next) : null);
   track(row);
-  watch(row);
   relayout(i - 1);
   relayout(i);
   relayout(i + 1);
@@ -320,12 +350,13 @@ function removeRow(row) {
   untrack(row);
   view.rows.splice(i, 1);
   view.byKey.delete(row.key);
-  row.dayNode?.remove();
+  dropNode(row.dayNode);
   if (view.unreadKey === row.key) {
-    unreadBar?.remove();
+    dropNode(unreadBar);
+    unreadBar = null;
     view.unreadKey = null;
   }
-  row.node.remove();
+  dropNode(row.node);
   relayout(i - 1);
   relayout(i);
 }
@@ -337,7 +368,6 @@ function rebuild(row) {
   row.node = buildNode(row);
   old.replaceWith(row.node);
   track(row);
-  watch(row);
 }
 
 // ---- whole list (a chat opened) ---------------------------------------------------------------
@@ -360,35 +390,40 @@ export function openTimeline(chatId) {
   const held = new Set(c.list.map((m) => m.client_id).filter(Boolean));
   for (const item of state.outbox.forChat(chatId)) if (!held.has(item.client_id)) rows.push(pendingRow(item));
   const fragment = document.createDocumentFragment();
+  let chunk = null;
   let prev = null;
   for (let i = 0; i < rows.length; i += 1) {
     const row = rows[i];
+    if (!chunk || chunk.childElementCount >= CHUNK) {
+      chunk = el('ol', { class: 'chunk-rows', role: 'none' });
+      fragment.append(el('li', { class: 'chunk', role: 'none' }, [chunk]));
+    }
     if (isBubble(row)) {
       row.cont = joins(prev, row);
       row.tail = !joins(row, rows[i + 1]);
     }
     if (!prev || prev.day !== row.day) {
       row.dayNode = dayNode(row);
-      fragment.append(row.dayNode);
+      chunk.append(row.dayNode);
     }
     row.node = buildNode(row);
-    fragment.append(row.node);
+    chunk.append(row.node);
     view.rows.push(row);
     view.byKey.set(row.key, row);
     track(row);
-    watch(row);
     prev = row;
   }
   list.replaceChildren(fragment);
   stick = true;
   toBottom();
+  flushSeen();
 }
 
 export function closeTimeline() {
-  observer?.disconnect();
-  onScreen.clear();
+  stopHolding();
+  cancelAnimationFrame(seenFrame);
+  seenFrame = 0;
   clearTimeout(focusTimer);
-  unreadBar?.remove();
   unreadBar = null;
   view = null;
   list?.replaceChildren();
@@ -427,6 +462,7 @@ export function applyMessages({ chatId, added, changed }) {
   if (anchor) scroller.scrollTop += anchor.getBoundingClientRect().top - anchorTop;
   else if (stick) toBottom();
   updateJump();
+  flushSeen();
 }
 
 /** Rows quoting a message show it again (it loaded, or it was edited or deleted). */
@@ -494,9 +530,11 @@ export function atBottom() {
 const followable = () => Boolean(view) && !state.convs.get(view.chatId)?.hasNewer;
 
 export function toBottom() {
+  stopHolding();
   scroller.scrollTop = scroller.scrollHeight;
   stick = followable();
   updateJump();
+  flushSeen();
 }
 
 export function scrollToBottomSmooth() {
@@ -517,6 +555,7 @@ function nearBottomEdge() {
 
 function onScroll() {
   if (!view) return;
+  flushSeen();
   stick = atBottom() && !conv(view.chatId).hasNewer;
   updateJump();
   handlers.scrolled?.({ nearTop: nearTop(), nearBottom: nearBottomEdge() });
@@ -546,13 +585,44 @@ export function position({ chatId, focusId = null, unreadId = null }) {
   }
   if (unreadId && view.byKey.has(`m:${unreadId}`)) {
     placeUnreadBar(view.byKey.get(`m:${unreadId}`));
-    const top = unreadBar.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
-    scroller.scrollTop += top - 8;
-    stick = atBottom() && !conv(chatId).hasNewer;
-    updateJump();
+    holdAt(unreadBar, () => 8);
     return;
   }
   toBottom();
+}
+
+let holding = 0; // the frame request of holdAt, while it holds
+
+/**
+ * Scrolls so that `node` sits at `offset()` px below the top of the list's view, and keeps it there
+ * for the next few frames: rows far from the screen have an estimated height until they are first
+ * laid out (content-visibility), so the first measure may be a few pixels off. The person scrolling
+ * ends the hold.
+ */
+function holdAt(node, offset) {
+  cancelAnimationFrame(holding);
+  const place = () => {
+    if (!node.isConnected) return;
+    const top = node.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
+    const delta = top - offset();
+    if (Math.abs(delta) >= 1) scroller.scrollTop += delta;
+    stick = atBottom() && followable();
+    updateJump();
+  };
+  place();
+  let frames = 4;
+  const again = () => {
+    place();
+    frames -= 1;
+    holding = frames > 0 ? requestAnimationFrame(again) : 0;
+    if (!holding) flushSeen();
+  };
+  holding = requestAnimationFrame(again);
+}
+
+function stopHolding() {
+  cancelAnimationFrame(holding);
+  holding = 0;
 }
 
 /** Scrolls to a message and highlights it (a search result, a reply's original). */
@@ -565,24 +635,22 @@ export function focusMessage(messageId) {
 
 function focus(row) {
   for (const node of list.querySelectorAll('[data-focused]')) node.removeAttribute('data-focused');
-  row.node.scrollIntoView({ block: 'center' });
+  holdAt(row.node, () => Math.max(8, (scroller.clientHeight - row.node.offsetHeight) / 2));
   row.node.dataset.focused = 'true';
   row.node.classList.remove('flash');
   void row.node.offsetWidth; // restart the animation
   row.node.classList.add('flash');
   clearTimeout(focusTimer);
   focusTimer = setTimeout(() => row.node.classList.remove('flash'), 2000);
-  stick = atBottom() && !conv(view.chatId).hasNewer;
-  updateJump();
 }
 
 function placeUnreadBar(row) {
-  unreadBar?.remove();
+  dropNode(unreadBar);
   unreadBar = el('li', { class: 'unread-separator', role: 'separator', 'data-testid': 'unread-separator' }, [
     el('span', { text: 'Unread messages' }),
   ]);
   view.unreadKey = row.key;
-  list.insertBefore(unreadBar, row.node);
+  row.node.parentNode.insertBefore(unreadBar, row.node);
   const i = indexOfRow(row);
   relayout(i - 1);
   relayout(i);
@@ -590,32 +658,34 @@ function placeUnreadBar(row) {
 
 // ---- reading ----------------------------------------------------------------------------------
 
-function onIntersect(entries) {
-  if (!view) return;
-  for (const entry of entries) {
-    const id = Number(entry.target.dataset.id);
-    if (!id) continue;
-    const rootHeight = entry.rootBounds?.height || 0;
-    const seen = entry.isIntersecting &&
-      (entry.intersectionRatio >= 0.5 || entry.intersectionRect.height >= rootHeight * 0.4);
-    if (seen) onScreen.add(id);
-    else onScreen.delete(id);
+/** Looks for what is on screen at the next frame (after a scroll, new rows, the tab showing). */
+export function flushSeen() {
+  if (!seenFrame) {
+    seenFrame = requestAnimationFrame(() => {
+      seenFrame = 0;
+      checkSeen();
+    });
   }
-  flushSeen();
 }
 
-/** Reports the highest message seen as read, when the tab is visible (app.js calls it when it becomes so). */
-export function flushSeen() {
-  if (!view || !onScreen.size || document.visibilityState !== 'visible') return;
-  let highest = 0;
-  for (const id of onScreen) {
-    highest = Math.max(highest, id);
-    const row = view.byKey.get(`m:${id}`);
-    if (row) observer.unobserve(row.node); // seen once is read
+/** Reports the lowest message on screen, when at least half of it shows, as read (in a visible tab). */
+function checkSeen() {
+  if (!view || document.visibilityState !== 'visible') return;
+  const box = scroller.getBoundingClientRect();
+  if (box.height < 1) return; // the conversation is not shown (the chat list on a phone)
+  const column = list.getBoundingClientRect();
+  const x = column.left + column.width / 2;
+  // From the bottom of the view, or of the list when it is shorter than the view.
+  for (let y = Math.min(box.bottom, column.bottom) - 2, tries = 0; y > box.top && tries < 16; y -= 20, tries += 1) {
+    const node = document.elementFromPoint(x, y)?.closest?.('#message-list li.msg');
+    const row = node && view.byKey.get(node.dataset.key);
+    if (!row || row.kind !== 'msg') continue;
+    const rect = node.getBoundingClientRect();
+    const shown = Math.min(rect.bottom, box.bottom) - Math.max(rect.top, box.top);
+    if (shown < Math.min(rect.height / 2, box.height * 0.4)) continue; // the one above, then
+    if (row.message.id > myReadPointer(chatOf())) handlers.seen(view.chatId, row.message.id);
+    return;
   }
-  onScreen.clear();
-  handlers.seen(view.chatId, highest);
-  updateJump();
 }
 
 // ---- the person's actions on messages -------------------------------------------------------

@@ -1,10 +1,10 @@
 // Toasts for errors and notices, and a visually hidden announcer that reads out new messages to
 // screen readers.
 //
-// Toasts sit at the top of the window, never over the composer. An error while a modal dialog is
-// open is shown inside that dialog (its `.dialog-error`), next to what caused it; any other toast is
-// lifted into the top layer (a manual popover, shown again for each toast) so that no modal backdrop
-// ever covers it.
+// Toasts sit at the top of the window, never over the composer. While a modal dialog is open, what
+// would be a toast is shown inside that dialog (its `.dialog-error`), next to what caused it: the
+// rest of the page is inert and under the backdrop then. Toasts already showing are lifted into the
+// top layer again when a dialog opens (a manual popover), so no backdrop covers them either.
 
 import { $, el } from './util.js';
 
@@ -15,7 +15,12 @@ function openDialog() {
   return open[open.length - 1] || null;
 }
 
-/** Puts the toast host above everything in the top layer, including a modal shown after it. */
+/** Puts the toasts showing above everything in the top layer, including a modal shown after them. */
+export function raiseToasts() {
+  const host = $('#toasts');
+  if (host?.children.length) raise(host);
+}
+
 function raise(host) {
   if (typeof host.showPopover !== 'function') return;
   try {
@@ -29,8 +34,10 @@ function raise(host) {
 export function toast(message, kind = 'error') {
   const dialog = openDialog();
   const box = dialog?.querySelector('.dialog-error');
-  if (box && kind === 'error') {
+  if (box) {
+    // Everything outside a modal dialog is inert and under its backdrop: say it in the dialog.
     box.textContent = message;
+    box.dataset.kind = kind;
     box.hidden = false;
     return;
   }
