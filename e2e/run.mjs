@@ -82,6 +82,7 @@ const alice = { name: 'Alice Martin', email: `alice.${suffix}@example.com` };
 const bob = { name: 'Bob Kowalski', email: `bob.${suffix}@example.com` };
 
 const pageErrors = [];
+const socketUrls = []; // every WebSocket URL a page opened (the token must never be in one)
 let step = 0;
 const log = (text) => console.log(`[e2e] ${String(++step).padStart(2, '0')} ${text}`);
 const shot = (page, name) => page.screenshot({ path: join(SHOTS, `${String(step).padStart(2, '0')}-${name}.png`) });
@@ -94,6 +95,7 @@ async function newPage(context, label) {
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
   page.on('pageerror', (error) => pageErrors.push(`${label}: ${error.message}`));
+  page.on('websocket', (ws) => socketUrls.push(ws.url()));
   page.on('console', (msg) => {
     if (msg.type() === 'error' && !/WebSocket|ERR_INTERNET_DISCONNECTED|Failed to load resource/.test(msg.text())) {
       pageErrors.push(`${label} console: ${msg.text()}`);
@@ -247,11 +249,19 @@ const percentile = (xs, p) => [...xs].sort((x, y) => x - y)[Math.min(xs.length -
 /**
  * Runs in alice's pages before the app: times every WebSocket frame the app handles, with a forced
  * style and layout after the handler (what the frame cost the main thread before the next paint),
- * records long tasks, and stands in for the Notification API (permission asked, notifications made).
+ * and every animation-frame callback (work the app leaves for the next frame); records long tasks;
+ * and stands in for the Notification API (permission asked, notifications made).
  */
 function instrument() {
   window.__frameCosts = [];
+  window.__rafCosts = [];
   window.__longTasks = [];
+  const nativeRaf = window.requestAnimationFrame.bind(window);
+  window.requestAnimationFrame = (callback) => nativeRaf((time) => {
+    const start = performance.now();
+    callback(time);
+    window.__rafCosts.push({ at: start, ms: performance.now() - start });
+  });
   try {
     new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) window.__longTasks.push(entry.duration);
@@ -273,7 +283,7 @@ function instrument() {
         } catch {
           type = null;
         }
-        window.__frameCosts.push({ type, ms });
+        window.__frameCosts.push({ type, ms, at: start });
       });
     }
 
@@ -424,6 +434,9 @@ try {
   const more = ['Perfect, see you there.', 'I will bring the slides for Friday too.'];
   for (const text of more) await send(a, text);
   await waitStatus(a, more[1], 'read');
+  // One sender's messages in a row (within minutes) are one group: only the first starts it.
+  assert.match(await message(a, more[1]).getAttribute('class'), /\bcont\b/, 'grouped with the one before');
+  assert.doesNotMatch(await message(a, more[0]).getAttribute('class'), /\bcont\b/, "bob's message came between");
   const bobMore = 'Great, thanks! See you tomorrow.';
   await send(b, bobMore);
   await message(a, bobMore).waitFor();
@@ -774,6 +787,19 @@ try {
   assert.equal(backlog.length, 120, 'every message once');
   assert.deepEqual(backlog, [...backlog].sort(), 'in order');
 
+  log("the group's creator may delete anyone's message in it; a member only their own");
+  await menuPick(a, 'Backlog message 119', 'delete');
+  await byTest(a, 'confirm-ok').click();
+  const backlogDeleted = await message(a, 'Message deleted').last().getAttribute('data-id');
+  await tombstone(b, backlogDeleted).waitFor();
+  await message(b, groupText).locator('[data-testid="message-text"]').click({ button: 'right' });
+  await byTest(b, 'message-menu').waitFor();
+  assert.equal(await byTest(b, 'menu-delete').isVisible(), false, "bob cannot delete alice's message");
+  assert.equal(await byTest(b, 'menu-reply').isVisible(), true);
+  await b.keyboard.press('Escape');
+  await byTest(b, 'message-menu').waitFor({ state: 'hidden' });
+  assert.equal(await b.locator('#conv-pane').isVisible(), true, 'Esc closed the menu only');
+
   log('search: the chat list filters by name; a message search opens the chat at the message found');
   await byTest(phone, 'chat-search').fill('lunch');
   await chatItem(phone, 'Lunch club').waitFor();
@@ -1016,6 +1042,7 @@ try {
   });
   await a.evaluate(() => {
     window.__frameCosts = [];
+    window.__rafCosts = [];
     window.__longTasks = [];
     window.__firstRow = document.querySelector('[data-testid="message"]');
   });
@@ -1025,18 +1052,32 @@ try {
     await a.waitForFunction((n) => window.__frameCosts.filter((f) => f.type === 'message').length >= n, i);
   }
   await message(a, `Timed message ${SAMPLES}`).waitFor();
-  const costs = await a.evaluate(() => window.__frameCosts.filter((f) => f.type === 'message').map((f) => f.ms));
+  // Per message: its frame's handler with the style and layout it caused, plus the animation-frame
+  // work that followed it (following the newest message, finding what is on screen to mark read).
+  const { costs, totals } = await a.evaluate(() => {
+    const frames = window.__frameCosts.filter((f) => f.type === 'message');
+    return {
+      costs: frames.map((f) => f.ms),
+      totals: frames.map((f, i) => f.ms + window.__rafCosts
+        .filter((r) => r.at >= f.at && r.at < (frames[i + 1]?.at ?? Infinity))
+        .reduce((sum, r) => sum + r.ms, 0)),
+    };
+  });
   const longTasks = await a.evaluate(() => window.__longTasks);
   const rowsNow = await a.locator('[data-testid="message"]').count();
-  const med = median(costs);
-  const p95 = percentile(costs, 0.95);
-  console.log(`[e2e]      per incoming message, ${rowsNow} messages in the list: median ${med.toFixed(2)} ms, ` +
-    `p95 ${p95.toFixed(2)} ms, max ${Math.max(...costs).toFixed(2)} ms (${costs.length} messages, handler + style + layout); ` +
-    `long tasks meanwhile: ${longTasks.length}${longTasks.length ? ` (${longTasks.map((d) => d.toFixed(0)).join(', ')} ms)` : ''}`);
+  const figures = (xs) => `median ${median(xs).toFixed(2)} ms, p95 ${percentile(xs, 0.95).toFixed(2)} ms, max ${Math.max(...xs).toFixed(2)} ms`;
+  console.log(`[e2e]      ${costs.length} incoming messages, ${rowsNow} messages in the list:`);
+  console.log(`[e2e]        frame handler + style + layout: ${figures(costs)}`);
+  console.log(`[e2e]        with the animation-frame work after it: ${figures(totals)}`);
+  console.log(`[e2e]        long tasks (over 50 ms) meanwhile: ${longTasks.length}${longTasks.length ? ` (${longTasks.map((d) => d.toFixed(0)).join(', ')} ms)` : ''}`);
   assert.equal(costs.length, SAMPLES);
   assert.equal(rowsNow, BULK + SAMPLES);
-  assert.ok(med < 16, `median ${med.toFixed(2)} ms is under 16 ms`);
-  assert.ok(p95 < 16, `p95 ${p95.toFixed(2)} ms is under 16 ms`);
+  for (const [what, xs] of [['handler', costs], ['handler and frame work', totals]]) {
+    assert.ok(median(xs) < 16, `${what}: median ${median(xs).toFixed(2)} ms is under 16 ms`);
+    assert.ok(percentile(xs, 0.95) < 16, `${what}: p95 ${percentile(xs, 0.95).toFixed(2)} ms is under 16 ms`);
+  }
+  // (A garbage collection may make one; the list redrawn whole made one per message.)
+  assert.ok(longTasks.length <= 3, `at most a stray long task while messages arrive: ${longTasks.length}`);
   assert.ok(await a.evaluate(() => window.__firstRow.isConnected && document.querySelector('[data-testid="message"]') === window.__firstRow),
     'the list was never rebuilt: its first row is the same node');
   assert.ok(await onScreen(a, message(a, `Timed message ${SAMPLES}`)), 'the newest message is in view');
@@ -1195,6 +1236,8 @@ try {
   assert.equal(reuse.status, 401, 'the ended session cannot be refreshed');
   assert.equal(await sessionOf(a), null, 'no session left in the browser');
 
+  assert.ok(socketUrls.length > 0 && socketUrls.every((url) => !/token/i.test(url)),
+    `the access token never travels in a WebSocket URL: ${socketUrls.filter((url) => /token/i.test(url))}`);
   assert.deepEqual(pageErrors, [], 'no script errors in any page');
   console.log('[e2e] PASS');
 } catch (error) {

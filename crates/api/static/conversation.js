@@ -84,11 +84,16 @@ export function initConversation(handlers) {
   });
 }
 
-/** A page that does not fill the view (or a person already at the top) wants the page before it. */
+/**
+ * A page that does not fill the view (or a person already at the top) wants the page before it.
+ * Looked at in the next frame, once the view has been placed where it goes.
+ */
 function loadMoreIfShort(chatId) {
-  const c = state.convs.get(chatId);
-  if (chatId !== state.openChatId || !c?.ready || c.loadingOlder || !c.hasMore) return;
-  if (nearTop()) requestAnimationFrame(() => state.openChatId === chatId && actions.loadOlder(chatId));
+  requestAnimationFrame(() => {
+    const c = state.convs.get(chatId);
+    if (chatId !== state.openChatId || !c?.ready || c.loadingOlder || !c.hasMore) return;
+    if (nearTop()) actions.loadOlder(chatId);
+  });
 }
 
 // ---- opening and closing --------------------------------------------------------------------

@@ -89,7 +89,7 @@ function userRow(user) {
     }, [
       avatar(user.name, user.id),
       el('span', { class: 'user-row-text' }, [
-        el('span', { class: 'user-row-name', text: user.name }),
+        el('span', { class: 'user-row-name', dir: 'auto', text: user.name }),
         user.email ? el('span', { class: 'user-row-email', text: user.email }) : null,
       ]),
       mode === 'group' ? el('span', { class: 'check', 'aria-hidden': 'true', text: picked ? '✓' : '' }) : null,
@@ -124,7 +124,7 @@ function renderSelected() {
   const chips = $('#selected-users');
   chips.hidden = selected.size === 0;
   chips.replaceChildren(...[...selected.values()].map((user) => el('li', { class: 'chip' }, [
-    el('span', { text: user.name }),
+    el('span', { dir: 'auto', text: user.name }),
     el('button', { type: 'button', class: 'chip-remove', 'aria-label': `Remove ${user.name}`, text: '×', on: { click: () => pick(user) } }),
   ])));
 }

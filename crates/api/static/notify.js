@@ -3,12 +3,21 @@
 // clicks the bell (browsers allow the question only on a user gesture).
 
 import { on, state } from './state.js';
+import { announce } from './toast.js';
 import { $, snippet } from './util.js';
 
 let openChat = () => {};
 let baseIcon = null;
+const QUIET_MS = 3000; // one notification per chat in this time: a burst of messages rings once
+const lastRung = new Map(); // chat id -> when its last notification was made
 
 const supported = () => typeof window.Notification === 'function';
+// Reading Notification.permission asks the browser each time: kept here, read again when it may
+// have changed (the bell, the tab coming back after the person changed the site's settings).
+let permission = 'default';
+const readPermission = () => {
+  permission = supported() ? Notification.permission : 'denied';
+};
 
 export function initNotifications(open) {
   openChat = open;
@@ -20,10 +29,21 @@ export function initNotifications(open) {
     } catch {
       // an old browser's callback form, or refused: nothing to do
     }
+    readPermission();
     renderBell();
   });
+  readPermission();
   renderBell();
-  on('incoming', ({ chat, message }) => notify(chat, message));
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState !== 'visible') return;
+    readPermission();
+    renderBell();
+  });
+  on('incoming', ({ chat, message }) => {
+    notify(chat, message);
+    const who = chat.members?.find((m) => m.id === message.sender_id)?.name || 'someone';
+    announce(`New message from ${who}${chat.type === 'group' ? ` in ${chat.name}` : ''}: ${snippet(message.text, 200)}`);
+  });
   on('chats', updateBadge);
   document.addEventListener('visibilitychange', updateBadge);
   baseIcon = drawIcon(0);
@@ -33,16 +53,16 @@ export function initNotifications(open) {
 /** The bell shows while the browser could still be asked. */
 export function renderBell() {
   const bell = $('#notify-toggle');
-  bell.hidden = !supported() || Notification.permission !== 'default';
+  bell.hidden = permission !== 'default';
 }
 
-function elsewhere(chatId) {
-  return document.visibilityState !== 'visible' || !document.hasFocus() || state.openChatId !== chatId;
-}
-
+/** Only while the person is elsewhere (another tab, another window): otherwise the page shows it. */
 function notify(chat, message) {
-  if (!supported() || Notification.permission !== 'granted' || !elsewhere(chat.id)) return;
-  if (document.visibilityState === 'visible' && document.hasFocus()) return; // it shows in the list already
+  if (permission !== 'granted') return;
+  if (document.visibilityState === 'visible' && document.hasFocus()) return;
+  const now = Date.now();
+  if (now - (lastRung.get(chat.id) || 0) < QUIET_MS) return;
+  lastRung.set(chat.id, now);
   const sender = chat.members?.find((m) => m.id === message.sender_id)?.name || 'Someone';
   const title = chat.type === 'group' ? `${sender} in ${chat.name}` : sender;
   try {

@@ -27,6 +27,9 @@ let list = null;
 let scroller = null;
 let unreadBar = null;
 let stick = true; // follow the newest message (the person is at the bottom)
+let lastTop = 0; // the scroll position at the last scroll event: which way the person scrolled
+let bottomFrame = 0; // a scroll to the bottom waiting for the next frame
+let jumpFrame = 0; // the jump button's update waiting for the next frame
 let focusTimer = null;
 let seenFrame = 0;
 
@@ -421,6 +424,8 @@ export function openTimeline(chatId) {
 
 export function closeTimeline() {
   stopHolding();
+  cancelAnimationFrame(bottomFrame);
+  bottomFrame = 0;
   cancelAnimationFrame(seenFrame);
   seenFrame = 0;
   clearTimeout(focusTimer);
@@ -460,7 +465,7 @@ export function applyMessages({ chatId, added, changed }) {
   }
   for (const message of added) requote(message.id);
   if (anchor) scroller.scrollTop += anchor.getBoundingClientRect().top - anchorTop;
-  else if (stick) toBottom();
+  else if (stick) followBottom();
   updateJump();
   flushSeen();
 }
@@ -492,7 +497,7 @@ export function applyPending(chatId) {
     }
   }
   for (const key of [...view.pendingKeys]) if (!wanted.has(key)) removeRow(view.byKey.get(key));
-  if (stick) toBottom();
+  if (stick) followBottom();
 }
 
 /** Read pointers moved: the ticks of my messages not yet read by everyone. */
@@ -517,7 +522,7 @@ export function applyService(chatId) {
   for (const line of state.chats.get(chatId)?.service || []) {
     if (!view.byKey.has(line.key)) insertRow(serviceRow(line));
   }
-  if (stick) toBottom();
+  if (stick) followBottom();
 }
 
 // ---- where the person is -----------------------------------------------------------------------
@@ -531,18 +536,32 @@ const followable = () => Boolean(view) && !state.convs.get(view.chatId)?.hasNewe
 
 export function toBottom() {
   stopHolding();
+  cancelAnimationFrame(bottomFrame);
+  bottomFrame = 0;
   scroller.scrollTop = scroller.scrollHeight;
+  lastTop = scroller.scrollTop;
   stick = followable();
   updateJump();
   flushSeen();
+}
+
+/**
+ * Keeps the newest message in view after rows were added: at the next frame, where the layout is
+ * done once for everything that changed, not in the middle of handling an event.
+ */
+function followBottom() {
+  if (!bottomFrame) {
+    bottomFrame = requestAnimationFrame(() => {
+      bottomFrame = 0;
+      if (view && stick) toBottom();
+    });
+  }
 }
 
 export function scrollToBottomSmooth() {
   scroller.scrollTo({ top: scroller.scrollHeight, behavior: 'smooth' });
   stick = followable();
 }
-
-export const isStuck = () => stick;
 
 /** Whether the list is near its top (or too short to scroll): time for older messages. */
 export function nearTop() {
@@ -556,12 +575,27 @@ function nearBottomEdge() {
 function onScroll() {
   if (!view) return;
   flushSeen();
-  stick = atBottom() && !conv(view.chatId).hasNewer;
+  // Rows added below do not move the scroll position; only the person does: scrolling up lets go
+  // of the newest message, reaching the bottom takes hold of it again.
+  const top = scroller.scrollTop;
+  if (top < lastTop - 1) stick = atBottom() && followable();
+  else if (atBottom()) stick = followable();
+  lastTop = top;
   updateJump();
   handlers.scrolled?.({ nearTop: nearTop(), nearBottom: nearBottomEdge() });
 }
 
+/** Shows or hides the jump-to-newest button (and its count) at the next frame. */
 export function updateJump() {
+  if (!jumpFrame) {
+    jumpFrame = requestAnimationFrame(() => {
+      jumpFrame = 0;
+      renderJump();
+    });
+  }
+}
+
+function renderJump() {
   if (!view) return;
   const c = state.convs.get(view.chatId);
   const chat = chatOf();
@@ -606,6 +640,7 @@ function holdAt(node, offset) {
     const top = node.getBoundingClientRect().top - scroller.getBoundingClientRect().top;
     const delta = top - offset();
     if (Math.abs(delta) >= 1) scroller.scrollTop += delta;
+    lastTop = scroller.scrollTop;
     stick = atBottom() && followable();
     updateJump();
   };
