@@ -15,7 +15,7 @@ pub mod users;
 pub use auth::AuthService;
 pub use chats::ChatService;
 pub use edits::EditService;
-pub use messages::{MessageService, SendOutcome};
+pub use messages::{MessageService, PendingSend, SendOutcome};
 pub use presence::{PresencePorts, PresenceService};
 pub use receipts::ReceiptService;
 pub use search::{SearchRequest, SearchService};

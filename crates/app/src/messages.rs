@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::membership::members_if_member;
-use crate::sequencer::ChatLanes;
+use crate::sequencer::{ChatLanes, Leading};
 
 /// How long a send may wait for the database before its sender is told to retry (`unavailable`).
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(5);
@@ -60,7 +60,6 @@ impl MessageService {
     /// `RateLimited` over the send budget, `Conflict` when `client_id` was used for another message,
     /// `Unavailable` when the message could not be stored in time (then it was not acknowledged, and a
     /// retry with the same `client_id` is safe).
-    #[tracing::instrument(skip(self, text), fields(%sender, %chat))]
     pub async fn send(
         &self,
         sender: UserId,
@@ -70,6 +69,26 @@ impl MessageService {
         reply_to: Option<MessageId>,
         origin: Option<ConnectionId>,
     ) -> Result<SendOutcome, DomainError> {
+        self.submit(sender, chat, text, client_id, reply_to, origin).await?.outcome().await
+    }
+
+    /// The first half of [`MessageService::send`]: checks the send and queues it in its chat's turn,
+    /// which fixes its place among the chat's messages, without waiting for the database. A connection
+    /// submits its sends one after another and awaits their outcomes meanwhile, so that its messages keep
+    /// the order it sent them in while several are in flight.
+    ///
+    /// # Errors
+    /// As [`MessageService::send`], for what can be told before the database is asked.
+    #[tracing::instrument(skip(self, text), fields(%sender, %chat))]
+    pub async fn submit(
+        &self,
+        sender: UserId,
+        chat: ChatId,
+        text: &str,
+        client_id: Uuid,
+        reply_to: Option<MessageId>,
+        origin: Option<ConnectionId>,
+    ) -> Result<PendingSend, DomainError> {
         let text = MessageText::new(text)?;
         let members = members_if_member(self.chats.as_ref(), chat, sender).await?;
         if let Some(reply_to) = reply_to
@@ -79,35 +98,29 @@ impl MessageService {
         }
         // A duplicate must never be refused for rate: when the bucket is empty, answer from the store.
         if let Err(limited) = self.limiter.acquire(sender, RateKind::Send) {
-            return self.answer_duplicate_or(limited, sender, chat, &text, client_id).await;
+            let answered = self.answer_duplicate_or(limited, sender, chat, &text, client_id).await;
+            return Ok(PendingSend { state: Pending::Ready(answered) });
         }
         let deadline = Instant::now() + self.send_timeout;
         let new = NewMessage { chat_id: chat, sender_id: sender, text: text.clone(), client_id, reply_to };
-        // The store-and-publish step runs on its own task: when the database is slow the sender is told
-        // to retry at the deadline, while a statement already in flight finishes and, if it stored the
+        let (reply, answer) = oneshot::channel();
+        // The lane's leader stores on a task of its own: when the database is slow the sender is told to
+        // retry at the deadline, while a statement already in flight finishes and, if it stored the
         // message, still broadcasts it, so that a late commit is never a silent one.
-        let task = tokio::spawn(store_and_publish(
-            self.lanes.clone(),
-            self.messages.clone(),
-            self.bus.clone(),
-            Stored { new, members, origin, deadline },
-        ));
-        let outcome = match tokio::time::timeout_at(deadline, task).await {
-            Ok(Ok(result)) => result?,
-            Ok(Err(join)) => return Err(DomainError::Unexpected(anyhow::Error::new(join).context("send task"))),
-            Err(_) => {
-                tracing::warn!(timeout_ms = self.send_timeout.as_millis(), "a send waited too long for the database");
-                return Err(DomainError::unavailable());
-            }
-        };
-        match outcome {
-            InsertOutcome::Inserted(message) => Ok(SendOutcome { message, duplicate: false }),
-            InsertOutcome::Existing(message) => {
-                self.limiter.refund(sender, RateKind::Send);
-                same_message(&message, chat, &text)?;
-                Ok(SendOutcome { message, duplicate: true })
-            }
+        if let Some(leading) =
+            self.lanes.enqueue(chat, Queued { send: Stored { new, members, origin, deadline }, reply })
+        {
+            tokio::spawn(lead(self.lanes.clone(), self.messages.clone(), self.bus.clone(), leading));
         }
+        Ok(PendingSend {
+            state: Pending::Queued {
+                answer,
+                deadline,
+                timeout: self.send_timeout,
+                check: (sender, chat, text),
+                limiter: self.limiter.clone(),
+            },
+        })
     }
 
     /// A page of history, for members only.
@@ -162,23 +175,65 @@ pub(crate) struct Queued {
 /// Sends stored per statement at most: a chat's turn takes this many of the sends waiting for it.
 const LANE_BATCH: usize = 256;
 
-/// Queues the send in its chat's lane. When the lane was idle, this task leads it: it stores whatever
-/// waits there, one statement per group, publishing each fresh message in seq order, until the lane is
-/// empty. Either way the send's own answer arrives on its channel.
-async fn store_and_publish(
+/// Stores whatever waits in the led lane, one statement per group, publishing each fresh message in seq
+/// order, until the lane is empty.
+async fn lead(
     lanes: Arc<ChatLanes<Queued>>,
     messages: Arc<dyn MessageRepository>,
     bus: Arc<dyn EventBus>,
-    send: Stored,
-) -> Result<InsertOutcome, DomainError> {
-    let chat = send.new.chat_id;
-    let (reply, answer) = oneshot::channel();
-    if let Some(leading) = lanes.enqueue(chat, Queued { send, reply }) {
-        while let Some(group) = lanes.next_batch(leading, LANE_BATCH) {
-            store_group(messages.as_ref(), bus.as_ref(), group).await;
+    leading: Leading,
+) {
+    while let Some(group) = lanes.next_batch(leading, LANE_BATCH) {
+        store_group(messages.as_ref(), bus.as_ref(), group).await;
+    }
+}
+
+/// A send in its chat's turn (or already answered); [`PendingSend::outcome`] waits for its answer.
+pub struct PendingSend {
+    state: Pending,
+}
+
+enum Pending {
+    Ready(Result<SendOutcome, DomainError>),
+    Queued {
+        answer: oneshot::Receiver<Result<InsertOutcome, DomainError>>,
+        deadline: Instant,
+        timeout: Duration,
+        /// Sender, chat and text, to check a duplicate against.
+        check: (UserId, ChatId, MessageText),
+        limiter: Arc<dyn RateLimiter>,
+    },
+}
+
+impl PendingSend {
+    /// The stored message, or why there is none; `Unavailable` once the deadline has passed.
+    ///
+    /// # Errors
+    /// As [`MessageService::send`].
+    pub async fn outcome(self) -> Result<SendOutcome, DomainError> {
+        let (answer, deadline, timeout, (sender, chat, text), limiter) = match self.state {
+            Pending::Ready(answered) => return answered,
+            Pending::Queued { answer, deadline, timeout, check, limiter } => {
+                (answer, deadline, timeout, check, limiter)
+            }
+        };
+        let outcome = match tokio::time::timeout_at(deadline, answer).await {
+            Ok(Ok(result)) => result?,
+            Ok(Err(_)) => return Err(DomainError::Unexpected(anyhow::anyhow!("a send was dropped unanswered"))),
+            Err(_) => {
+                tracing::warn!(timeout_ms = timeout.as_millis(), "a send waited too long for the database");
+                return Err(DomainError::unavailable());
+            }
+        };
+        match outcome {
+            InsertOutcome::Inserted(message) => Ok(SendOutcome { message, duplicate: false }),
+            InsertOutcome::Existing(message) => {
+                limiter.refund(sender, RateKind::Send);
+                same_message(&message, chat, &text)?;
+                Ok(SendOutcome { message, duplicate: true })
+            }
         }
     }
-    answer.await.map_err(|_| DomainError::Unexpected(anyhow::anyhow!("a send was dropped unanswered")))?
 }
 
 /// Stores one group of sends in one statement and answers each.

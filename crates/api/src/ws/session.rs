@@ -13,7 +13,7 @@ use bytestring::ByteString;
 use domain::{ChatId, DomainError, MessageId};
 use futures_util::{Stream, StreamExt};
 use serde::Deserialize;
-use tokio::sync::{Mutex, mpsc, watch};
+use tokio::sync::{Mutex, Semaphore, mpsc, watch};
 
 use super::frame_guard::{FrameGuard, Oversized};
 use super::hub::{Connection, Hub};
@@ -22,6 +22,9 @@ use crate::error::ApiError;
 use crate::state::Services;
 use crate::telemetry::spawn_in;
 use crate::wire::{ErrorCode, bearer_token};
+
+/// Sends one connection may have waiting for the database at once.
+const SENDS_IN_FLIGHT: usize = 64;
 
 /// How long a closing connection waits for the peer to answer its close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -148,12 +151,13 @@ struct ReadLimits {
 async fn read(
     mut session: Session,
     mut stream: actix_ws::AggregatedMessageStream,
-    connection: &Connection,
+    connection: &Arc<Connection>,
     services: &Services,
     last_heard: Arc<Mutex<Instant>>,
     limits: ReadLimits,
 ) {
     let ReadLimits { idle_timeout, oversized } = limits;
+    let sends_in_flight = Arc::new(Semaphore::new(SENDS_IN_FLIGHT));
     let mut closing = connection.closing();
     // Once a close is under way the stream is kept (and so the connection) until the peer answers the
     // close frame or a grace period ends: dropping it at once could cut the close frame off.
@@ -180,7 +184,7 @@ async fn read(
         }
         *last_heard.lock().await = Instant::now();
         match next {
-            Ok(AggregatedMessage::Text(text)) => handle(&text, connection, services).await,
+            Ok(AggregatedMessage::Text(text)) => handle(&text, connection, services, &sends_in_flight).await,
             Ok(AggregatedMessage::Binary(_)) => connection.push(error_frame(
                 ErrorCode::BadRequest,
                 "binary frames are not supported; send JSON text frames",
@@ -274,7 +278,7 @@ fn close_description(code: CloseCode) -> Option<String> {
     }
 }
 
-async fn handle(text: &str, connection: &Connection, services: &Services) {
+async fn handle(text: &str, connection: &Arc<Connection>, services: &Services, sends_in_flight: &Arc<Semaphore>) {
     let frame = match protocol::parse(text) {
         Ok(frame) => frame,
         Err(reason) => {
@@ -285,16 +289,34 @@ async fn handle(text: &str, connection: &Connection, services: &Services) {
     match frame {
         ClientFrame::Send { chat_id, client_id, text, reply_to } => {
             let started = Instant::now();
+            // A connection may have this many sends in flight; the next one waits here, and with it the
+            // reading of this connection's frames.
+            let Ok(permit) = sends_in_flight.clone().acquire_owned().await else { return };
             let reply_to = reply_to.map(MessageId);
-            let sent =
-                services.messages.send(user, ChatId(chat_id), &text, client_id, reply_to, Some(connection.id)).await;
-            connection.metrics().send_answered(started, &sent);
-            match sent {
-                // A fresh message is acked by the hub, in line with the chat's other frames.
-                Ok(outcome) if !outcome.duplicate => {}
-                Ok(outcome) => connection.push(ServerFrame::ack(&outcome.message, true).encode()),
-                Err(error) => connection.push(domain_error_frame(&error, Some(client_id))),
-            }
+            // Submitting fixes the message's place in its chat, in the order this connection sent it;
+            // its outcome is awaited on the side, so the next frame is read meanwhile.
+            let submitted =
+                services.messages.submit(user, ChatId(chat_id), &text, client_id, reply_to, Some(connection.id)).await;
+            let pending = match submitted {
+                Ok(pending) => pending,
+                Err(error) => {
+                    connection.push(domain_error_frame(&error, Some(client_id)));
+                    connection.metrics().send_answered(started, &Err(error));
+                    return;
+                }
+            };
+            let connection = connection.clone();
+            actix_web::rt::spawn(async move {
+                let sent = pending.outcome().await;
+                drop(permit);
+                connection.metrics().send_answered(started, &sent);
+                match sent {
+                    // A fresh message is acked by the hub, in line with the chat's other frames.
+                    Ok(outcome) if !outcome.duplicate => {}
+                    Ok(outcome) => connection.push(ServerFrame::ack(&outcome.message, true).encode()),
+                    Err(error) => connection.push(domain_error_frame(&error, Some(client_id))),
+                }
+            });
         }
         ClientFrame::Read { chat_id, message_id } => {
             let result = match services.admit_request(user) {
