@@ -43,7 +43,8 @@ export function friendlyMessage(code, serverMessage) {
 //
 // Refresh tokens rotate, and presenting a rotated one again revokes the whole session, so the tabs
 // never refresh at once: refreshes are serialised across tabs (navigator.locks), and a tab that gets
-// the lock after another one rotated the token finds the successor already stored and uses it.
+// the lock after another one rotated the token finds the successor and uses it. It finds it in
+// IndexedDB (the ledger below), not in localStorage, which reaches other tabs a moment late.
 
 const SESSION_KEY = 'messenger.session';
 const LOCK_NAME = 'messenger.refresh';
@@ -55,7 +56,7 @@ let refreshFailures = 0;
 let refreshing = null; // the refresh in flight in this tab
 
 /** The stored session, or null. */
-export function readSession() {
+function readSession() {
   try {
     const saved = JSON.parse(localStorage.getItem(SESSION_KEY) || 'null');
     return saved && typeof saved.access_token === 'string' ? saved : null;
@@ -79,12 +80,15 @@ export const token = {
   sid: () => readSession()?.sid ?? null,
   /** Starts a session from a sign-in answer (POST /auth/token with a password). */
   start(answer) {
-    writeSession(sessionFrom(answer, { sid: uuidLike() }));
+    const session = sessionFrom(answer, { sid: uuidLike() });
+    writeSession(session);
+    ledgerWrite(session);
     scheduleRefresh();
   },
   clear() {
     clearTimeout(refreshTimer);
     refreshTimer = null;
+    ledgerWrite(null);
     try {
       localStorage.removeItem(SESSION_KEY);
     } catch {
@@ -92,6 +96,52 @@ export const token = {
     }
   },
 };
+
+// ---- the refresh ledger -----------------------------------------------------------------------
+// Each renderer keeps its own copy of localStorage, updated by a message that may arrive after the
+// refresh lock does: a tab taking the lock just after another rotated the token could still read the
+// retired refresh token, present it, and so revoke the session. IndexedDB has no such delay (a
+// transaction begun after another's commit sees its write), so the rotating tab records the new
+// session there before it lets go of the lock, and the next one reads it there first.
+
+const LEDGER_DB = 'messenger';
+const LEDGER_STORE = 'session';
+let ledgerDb = null;
+
+function openLedger() {
+  ledgerDb ??= new Promise((resolve) => {
+    try {
+      const request = indexedDB.open(LEDGER_DB, 1);
+      request.onupgradeneeded = () => request.result.createObjectStore(LEDGER_STORE);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => resolve(null);
+      request.onblocked = () => resolve(null);
+    } catch {
+      resolve(null); // no IndexedDB (a private window of some browsers): localStorage alone
+    }
+  });
+  return ledgerDb;
+}
+
+/** Runs one request in a transaction; resolves to its result once committed (null on any failure). */
+async function ledger(mode, work) {
+  const db = await openLedger();
+  if (!db) return null;
+  return new Promise((resolve) => {
+    try {
+      const tx = db.transaction(LEDGER_STORE, mode);
+      const request = work(tx.objectStore(LEDGER_STORE));
+      tx.oncomplete = () => resolve(request.result ?? null);
+      tx.onerror = () => resolve(null);
+      tx.onabort = () => resolve(null);
+    } catch {
+      resolve(null);
+    }
+  });
+}
+
+const ledgerRead = () => ledger('readonly', (store) => store.get('current'));
+const ledgerWrite = (session) => ledger('readwrite', (store) => (session ? store.put(session, 'current') : store.delete('current')));
 
 function uuidLike() {
   return globalThis.crypto?.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
@@ -176,10 +226,18 @@ export function refreshSession() {
 }
 
 async function rotate(held) {
-  const session = readSession();
-  const current = session?.refresh_token;
-  if (!current) throw new ApiError(401, 'unauthorized');
-  if (current !== held) return; // another tab renewed the session meanwhile: its tokens are ours too
+  const local = readSession();
+  if (!local?.refresh_token) throw new ApiError(401, 'unauthorized');
+  // The ledger is ahead of this tab's localStorage when another tab has just rotated the token.
+  const recorded = await ledgerRead();
+  const ahead = recorded?.sid === local.sid && recorded.refresh_token && recorded.expires_at > local.expires_at;
+  const session = ahead ? recorded : local;
+  if (ahead) writeSession(session);
+  const current = session.refresh_token;
+  if (current !== held) { // another tab renewed the session meanwhile: its tokens are ours too
+    scheduleRefresh();
+    return;
+  }
   let response;
   try {
     response = await fetch('/auth/token', {
@@ -192,13 +250,15 @@ async function rotate(held) {
   }
   const data = await response.json().catch(() => null);
   // Signed out (or in again) while the refresh was on its way: its answer concerns nobody now.
-  if (token.refreshToken() !== current) return;
+  if (readSession()?.sid !== session.sid) return;
   if (!response.ok || !data?.access_token) {
     const status = response.ok ? 500 : response.status;
     const code = data?.error?.code || (status >= 500 ? 'internal' : 'bad_request');
     throw new ApiError(status, code, data?.error?.message, Number(response.headers.get('Retry-After')) || null);
   }
-  writeSession(sessionFrom(data, session));
+  const next = sessionFrom(data, session);
+  await ledgerWrite(next); // before the lock is let go: the next tab to take it reads it there
+  writeSession(next);
   scheduleRefresh();
 }
 

@@ -9,7 +9,7 @@ import { initChatList, renderChatList, resetChatList } from './chatlist.js';
 import { escapeConversation, hideConversation, initConversation, showConversation } from './conversation.js';
 import { confirmDialog, initDialogs, openMembersDialog, openUserDialog } from './dialogs.js';
 import { applyDraftStorageEvent, loadDrafts, unloadDrafts } from './drafts.js';
-import { initNotifications, updateBadge } from './notify.js';
+import { initNotifications } from './notify.js';
 import { Outbox } from './outbox.js';
 import { emit, forgetHeld, on, removeChat, resetState, restoreHeld, state, upsertChat } from './state.js';
 import {
@@ -288,8 +288,7 @@ function init() {
       refreshIfDue(); // timers stall while a computer sleeps: the token may be about to expire
       flushSeen(); // what is on screen now counts as seen
     }
-    renderChatList();
-    updateBadge();
+    renderChatList(); // (the title and the favicon count the open chat too while the tab is hidden)
   });
   window.addEventListener('focus', () => state.me && flushSeen());
   window.addEventListener('online', () => {

@@ -5,21 +5,23 @@
 
 import { api } from './api.js';
 import { getDraft } from './drafts.js';
+import { updateBadge } from './notify.js';
 import { on, state, typingLabel } from './state.js';
 import { showError } from './toast.js';
 import { $, avatar, debounce, el, formatListTime, snippet } from './util.js';
 
 let openChat = () => {};
-const rows = new Map(); // chat id -> { node, signature }
+const rows = new Map(); // chat id -> { node, parts, shown: what each part shows now }
+let renderQueued = false;
 let query = '';
 let searchSeq = 0;
 
 export function initChatList(open) {
   openChat = open;
-  on('chats', renderChatList);
-  on('typing', renderChatList);
-  on('open', renderChatList);
-  on('draft', renderChatList);
+  on('chats', renderSoon);
+  on('typing', renderSoon);
+  on('open', renderSoon);
+  on('draft', renderSoon);
   const search = $('#chat-search');
   const runSearch = debounce(searchMessages, 300);
   search.addEventListener('input', () => {
@@ -99,42 +101,84 @@ function preview(chat, active) {
   return el('span', {}, [author ? el('span', { class: 'preview-author', text: `${author}: ` }) : null, body]);
 }
 
-function signatureOf(chat, active, unread) {
-  const last = chat.last_message;
-  return [
-    chat.name, chat.type, active, unread, typingLabel(chat), active ? '' : getDraft(chat.id),
-    last?.id, last?.version, last?.deleted, last?.text, last?.timestamp, last?.sender_id,
-  ].join('\u0001');
-}
-
-function chatItem(chat, active, unread) {
-  const last = chat.last_message;
-  const label = `${chat.name}${chat.type === 'group' ? ' (group)' : ''}${unread ? `, ${unread} unread` : ''}`;
-  const button = el('button', {
+function chatItem(chat) {
+  const parts = {
+    button: null,
+    top: el('span', { class: 'chat-item-top' }, [
+      el('span', { class: 'chat-item-name', dir: 'auto', 'data-testid': 'chat-name', text: chat.name }),
+    ]),
+    time: null,
+    bottom: null,
+    preview: el('span', { class: 'chat-item-preview', 'data-testid': 'chat-preview' }),
+    badge: null,
+  };
+  parts.bottom = el('span', { class: 'chat-item-bottom' }, [parts.preview]);
+  parts.button = el('button', {
     type: 'button',
     class: 'chat-item',
-    'aria-current': active ? 'true' : false,
-    'aria-label': label,
     'data-testid': 'chat-item',
     dataset: { chatId: chat.id, chatName: chat.name },
     on: { click: () => openChat(chat.id) },
   }, [
     avatar(chat.name, chat.id, chat.type === 'group' ? 'avatar-group' : ''),
-    el('span', { class: 'chat-item-body' }, [
-      el('span', { class: 'chat-item-top' }, [
-        el('span', { class: 'chat-item-name', dir: 'auto', 'data-testid': 'chat-name', text: chat.name }),
-        last ? el('time', { class: 'chat-item-time', datetime: last.timestamp, text: formatListTime(last.timestamp) }) : null,
-      ]),
-      el('span', { class: 'chat-item-bottom' }, [
-        el('span', { class: 'chat-item-preview', 'data-testid': 'chat-preview' }, [preview(chat, active)]),
-        unread ? el('span', { class: 'badge', 'data-testid': 'chat-unread', text: unread > 999 ? '999+' : unread }) : null,
-      ]),
-    ]),
+    el('span', { class: 'chat-item-body' }, [parts.top, parts.bottom]),
   ]);
-  return el('li', {}, [button]);
+  return { node: el('li', {}, [parts.button]), parts, shown: { identity: `${chat.name}\u0001${chat.type}` } };
+}
+
+/** Brings a row up to date, touching only the parts whose content changed (a new message: two or three). */
+function updateRow(row, chat, active, unread) {
+  const { parts, shown } = row;
+  const last = chat.last_message;
+  const label = `${chat.name}${chat.type === 'group' ? ' (group)' : ''}${unread ? `, ${unread} unread` : ''}`;
+  if (shown.label !== label) {
+    parts.button.setAttribute('aria-label', label);
+    shown.label = label;
+  }
+  if (shown.active !== active) {
+    if (active) parts.button.setAttribute('aria-current', 'true');
+    else parts.button.removeAttribute('aria-current');
+    shown.active = active;
+  }
+  const time = last?.timestamp ?? '';
+  if (shown.time !== time) {
+    parts.time?.remove();
+    parts.time = last ? el('time', { class: 'chat-item-time', datetime: time, text: formatListTime(time) }) : null;
+    if (parts.time) parts.top.append(parts.time);
+    shown.time = time;
+  }
+  const previewKey = [
+    typingLabel(chat), active ? '' : getDraft(chat.id), last?.id, last?.version, last?.deleted, last?.text,
+    last?.sender_id, chat.members?.length,
+  ].join('\u0001');
+  if (shown.preview !== previewKey) {
+    parts.preview.replaceChildren(preview(chat, active));
+    shown.preview = previewKey;
+  }
+  if (shown.unread !== unread) {
+    parts.badge?.remove();
+    parts.badge = unread ? el('span', { class: 'badge', 'data-testid': 'chat-unread', text: unread > 999 ? '999+' : unread }) : null;
+    if (parts.badge) parts.bottom.append(parts.badge);
+    shown.unread = unread;
+  }
 }
 
 const matches = (chat) => !query || chat.name.toLocaleLowerCase().includes(query.toLocaleLowerCase());
+
+/**
+ * Renders at the next frame, once for everything that changed meanwhile; in a hidden tab (where
+ * frames stop) soon after, so the title and the favicon still count what arrives.
+ */
+function renderSoon() {
+  if (renderQueued) return;
+  renderQueued = true;
+  const run = () => {
+    renderQueued = false;
+    renderChatList();
+  };
+  if (document.visibilityState === 'visible') requestAnimationFrame(run);
+  else setTimeout(run, 0);
+}
 
 export function renderChatList() {
   const list = $('#chat-list');
@@ -145,16 +189,16 @@ export function renderChatList() {
     if (!chat) continue;
     const active = chat.id === state.openChatId;
     const unread = active ? 0 : chat.unread_count || 0;
-    const signature = signatureOf(chat, active, unread);
     let row = rows.get(id);
-    if (!row || row.signature !== signature) {
-      const node = chatItem(chat, active, unread);
+    if (!row || row.shown.identity !== `${chat.name}\u0001${chat.type}`) {
+      const fresh = chatItem(chat);
       const hadFocus = row?.node.contains(document.activeElement);
-      if (row) row.node.replaceWith(node);
-      row = { node, signature };
+      if (row) row.node.replaceWith(fresh.node);
+      row = fresh;
       rows.set(id, row);
-      if (hadFocus) node.querySelector('.chat-item').focus();
+      if (hadFocus) row.parts.button.focus();
     }
+    updateRow(row, chat, active, unread);
     if (matches(chat)) wanted.push(row.node);
   }
   // Rows of chats that are gone.
@@ -183,6 +227,7 @@ export function renderChatList() {
   const title = unread ? `(${unread > 999 ? '999+' : unread}) Messenger` : 'Messenger';
   if (document.title !== title) document.title = title;
   state.unreadTotal = unread;
+  updateBadge();
 }
 
 /** Forgets the rows (signing out). */

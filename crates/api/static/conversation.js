@@ -399,8 +399,7 @@ function startMode(kind, message) {
   $('#composer-context').dataset.mode = kind;
   $('#composer-context-title').textContent = kind === 'edit' ? 'Edit message' : `Reply to ${author}`;
   $('#composer-context-text').textContent = snippet(message.text, 100);
-  if (kind === 'edit') input.value = message.text;
-  else input.value = getDraft(message.chat_id);
+  if (kind === 'edit') input.value = message.text; // (a reply keeps what is typed)
   composerChanged({ draft: false });
   input.focus();
   input.setSelectionRange(input.value.length, input.value.length);

@@ -44,8 +44,6 @@ export function initNotifications(open) {
     const who = chat.members?.find((m) => m.id === message.sender_id)?.name || 'someone';
     announce(`New message from ${who}${chat.type === 'group' ? ` in ${chat.name}` : ''}: ${snippet(message.text, 200)}`);
   });
-  on('chats', updateBadge);
-  document.addEventListener('visibilitychange', updateBadge);
   baseIcon = drawIcon(0);
   setIcon(baseIcon, 0);
 }
@@ -129,7 +127,7 @@ function setIcon(href, count) {
   link.dataset.badge = String(count);
 }
 
-/** The unread count on the favicon while the tab is hidden; the plain icon otherwise. */
+/** The unread count on the favicon while the tab is hidden; the plain icon otherwise (chatlist.js calls it). */
 export function updateBadge() {
   const hidden = document.visibilityState !== 'visible';
   const count = hidden && state.me ? state.unreadTotal || 0 : 0;

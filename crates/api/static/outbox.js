@@ -17,16 +17,6 @@ function storage() {
 const valid = (item) => item && typeof item.client_id === 'string' && Number.isInteger(item.chat_id) &&
   typeof item.text === 'string' && item.text.length > 0;
 
-/** How many messages are queued for `userId` in this browser (signed in or not). */
-export function queuedFor(userId) {
-  const store = storage();
-  if (!store || !userId) return 0;
-  const prefix = `${ROOT}${userId}.`;
-  let n = 0;
-  for (let i = 0; i < store.length; i += 1) if (store.key(i)?.startsWith(prefix)) n += 1;
-  return n;
-}
-
 export class Outbox {
   constructor() {
     this.prefix = null;

@@ -173,11 +173,6 @@ export function upsertMessages(chatId, messages) {
   return { added, changed };
 }
 
-/** As upsertMessages, returning only the messages that were new. */
-export function addMessages(chatId, messages) {
-  return upsertMessages(chatId, messages).added;
-}
-
 /** Moves the conversation's hole-free mark as far up as the held seqs allow. */
 export function advanceContig(c) {
   if (c.contig === null) return;

@@ -434,8 +434,6 @@ export function closeTimeline() {
   list?.replaceChildren();
 }
 
-export const timelineChat = () => view?.chatId ?? null;
-
 // ---- changes ----------------------------------------------------------------------------------
 
 /** Messages of a chat were added to the model or changed there (sync.js's 'messages'). */
