@@ -405,8 +405,10 @@ try {
 
   log('alice sends a message: one tick once the server acknowledged it');
   const first = 'Hi Bob! Are we still on for lunch tomorrow?';
+  await byTest(a, 'history-status').filter({ hasText: 'No messages yet' }).waitFor();
   await send(a, first);
   await waitStatus(a, first, 'sent');
+  await byTest(a, 'history-status').filter({ hasText: 'This is the beginning of the conversation.' }).waitFor();
   await shot(a, 'alice-one-tick');
 
   log('bob sees the chat appear with an unread badge, live');

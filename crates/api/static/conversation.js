@@ -58,12 +58,16 @@ export function initConversation(handlers) {
   on('presence', (userId) => userId === peerOf(state.chats.get(state.openChatId)) && renderSubtitle());
   on('messages', (change) => {
     applyMessages(change);
+    if (change.chatId === state.openChatId && change.added.length) renderHistoryStatus(change.chatId);
     if (mode && change.chatId === mode.chatId) {
       const now = change.changed.find((m) => m.id === mode.message.id);
       if (now?.deleted) cancelMode(); // the message being edited or answered was deleted
     }
   });
-  on('pending', applyPending);
+  on('pending', (chatId) => {
+    applyPending(chatId);
+    if (chatId === state.openChatId) renderHistoryStatus(chatId);
+  });
   on('statuses', applyStatuses);
   on('service', applyService);
   on('unread', (chatId) => chatId === state.openChatId && updateJump());
@@ -183,8 +187,9 @@ function renderHistoryStatus(chatId) {
   else if (!c.hasMore) text = c.list.length || state.outbox.forChat(chatId).length ? 'This is the beginning of the conversation.' : 'No messages yet. Say hello!';
   if (status.textContent !== text) status.textContent = text;
   const newer = $('#newer-status');
-  newer.hidden = !c.hasNewer;
-  newer.textContent = c.loadingNewer ? 'Loading newer messages…' : 'Scroll down for newer messages';
+  if (newer.hidden !== !c.hasNewer) newer.hidden = !c.hasNewer;
+  const below = c.loadingNewer ? 'Loading newer messages…' : 'Scroll down for newer messages';
+  if (newer.textContent !== below) newer.textContent = below;
 }
 
 // ---- a reply's original --------------------------------------------------------------------

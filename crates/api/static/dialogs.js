@@ -199,6 +199,7 @@ async function removeMember(userId) {
     // Noted here, and the member list changed in place, so neither this nor the sync that follows
     // finds a change of its own to note as "left".
     now.members = now.members.filter((m) => m.id !== userId);
+    now.former = { ...now.former, [userId]: person.name };
     addServiceLines(now, [{ userId, text: `You removed ${person.name}` }]);
     actions.chatChanged({ ...now });
     if ($('#members-dialog').open) renderMembers(state.chats.get(chatId));

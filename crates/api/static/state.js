@@ -233,7 +233,11 @@ function noteMemberChanges(chat, members) {
   const after = new Map(members.map((m) => [m.id, m]));
   const lines = [];
   for (const [id, m] of after) if (!before.has(id)) lines.push({ userId: id, text: `${id === state.me?.id ? 'You' : m.name} joined` });
-  for (const [id, m] of before) if (!after.has(id)) lines.push({ userId: id, text: `${id === state.me?.id ? 'You' : m.name} left` });
+  for (const [id, m] of before) {
+    if (after.has(id)) continue;
+    lines.push({ userId: id, text: `${id === state.me?.id ? 'You' : m.name} left` });
+    chat.former = { ...chat.former, [id]: m.name }; // their messages keep their name
+  }
   if (!lines.length) return;
   addServiceLines(chat, lines);
 }
@@ -254,7 +258,8 @@ export function member(chat, userId) {
 
 export function memberName(chatId, userId) {
   if (userId === state.me?.id) return 'You';
-  return member(state.chats.get(chatId), userId)?.name || 'Someone';
+  const chat = state.chats.get(chatId);
+  return member(chat, userId)?.name || chat?.former?.[userId] || 'Someone';
 }
 
 const others = (chat) => (chat?.members || []).filter((m) => m.id !== state.me?.id);

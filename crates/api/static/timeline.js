@@ -138,7 +138,7 @@ const chatOf = () => state.chats.get(view?.chatId);
 
 function authorName(chat, userId) {
   if (userId === me()) return 'You';
-  return chat?.members?.find((m) => m.id === userId)?.name || 'Someone';
+  return chat?.members?.find((m) => m.id === userId)?.name || chat?.former?.[userId] || 'Someone';
 }
 
 /** One tick when the server stored it, two when everyone else has read it. */
