@@ -1181,6 +1181,7 @@ try {
   await byTest(a, 'composer-input').press('Enter');
   await message(a, keptText).and(a.locator('[data-status="pending"]')).waitFor();
   await byTest(a, 'net-status').filter({ hasText: '1 message queued' }).waitFor();
+  const stranded = (await sessionOf(a)).refresh_token; // its logout cannot reach the server now
   await byTest(a, 'sign-out').click();
   await byTest(a, 'confirm-dialog').waitFor();
   assert.match(await byTest(a, 'confirm-text').textContent(), /One message has not been sent yet/, 'signing out with an unsent message asks first');
@@ -1193,6 +1194,14 @@ try {
   assert.equal(await message(b, keptText).count(), 0, 'not delivered while alice is signed out');
   await signIn(a, alice);
   await message(b, keptText).waitFor();
+  // The logout owed since the server was down is sent once it answers again.
+  await until(() => aAuth.logouts.some((l) => l.token === stranded && l.status === 204), 'the logout owed');
+  const strandedReuse = await fetch(`${BASE_URL}/auth/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: stranded }),
+  });
+  assert.equal(strandedReuse.status, 401, 'the session signed out while the server was down is ended');
   await openChat(a, bob.name);
   await waitStatus(a, keptText, 'read');
   assert.equal(await message(b, keptText).count(), 1, 'delivered exactly once');

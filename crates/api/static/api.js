@@ -84,6 +84,7 @@ export const token = {
     writeSession(session);
     ledgerWrite(session);
     scheduleRefresh();
+    if (pendingLogouts().length) flushLogouts(); // the server answers again: end what is owed
   },
   clear() {
     clearTimeout(refreshTimer);
@@ -282,6 +283,65 @@ try {
   // storage disabled
 }
 
+// ---- ending a session on the server -------------------------------------------------------------
+// Signing out revokes the session's refresh token on the server. Signed out without a connection,
+// the token is kept (only for this) and revoked when the server can be reached again: on the next
+// page load, when the browser is back online, after the next sign-in.
+
+const LOGOUT_KEY = 'messenger.logout';
+let flushingLogouts = null;
+
+function pendingLogouts() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(LOGOUT_KEY) || '[]');
+    return Array.isArray(saved) ? saved.filter((t) => typeof t === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+function setPendingLogouts(tokens) {
+  try {
+    if (tokens.length) localStorage.setItem(LOGOUT_KEY, JSON.stringify(tokens));
+    else localStorage.removeItem(LOGOUT_KEY);
+  } catch {
+    // storage disabled: the token expires on its own
+  }
+}
+
+/** Ends the session of `refreshToken` on the server, now or as soon as it can be reached. */
+export function endSession(refreshToken) {
+  if (!refreshToken) return Promise.resolve();
+  setPendingLogouts([...new Set([...pendingLogouts(), refreshToken])]);
+  return flushLogouts();
+}
+
+/** Sends the logouts still owed; each is forgotten once the server has answered it. */
+export function flushLogouts() {
+  flushingLogouts ??= (async () => {
+    for (const refreshToken of pendingLogouts()) {
+      try {
+        const response = await fetch('/auth/logout', {
+          method: 'POST',
+          headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+          body: JSON.stringify({ refresh_token: refreshToken }),
+          keepalive: true, // (it may be sent as the page goes away)
+        });
+        if (response.status >= 500 || response.status === 429) continue; // later
+      } catch {
+        continue; // no connection: later
+      }
+      setPendingLogouts(pendingLogouts().filter((t) => t !== refreshToken));
+    }
+  })().finally(() => {
+    flushingLogouts = null;
+  });
+  return flushingLogouts;
+}
+
+window.addEventListener('online', () => flushLogouts());
+if (pendingLogouts().length) flushLogouts();
+
 let onSessionChange = () => {};
 /**
  * Called when another tab changed the session: `fn(session or null, previous sid)`. A renewal there
@@ -372,9 +432,6 @@ export const api = {
     request('POST', '/auth/register', { json: { name, email, password }, auth: false }),
   login: (email, password) =>
     request('POST', '/auth/token', { form: { username: email, password }, auth: false }),
-  /** Ends the session of this refresh token; `keepalive` lets it finish even if the page goes away. */
-  logout: (refreshToken) =>
-    request('POST', '/auth/logout', { json: { refresh_token: refreshToken }, auth: false, keepalive: true }),
   me: () => request('GET', '/users/me'),
   searchUsers: (q, limit = 20) => request('GET', `/users${query({ q, limit })}`),
   openPrivate: (userId) => request('POST', '/chats/private', { json: { user_id: userId } }),

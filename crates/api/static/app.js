@@ -2,7 +2,7 @@
 // and navigates between chats with real history entries (Back closes the open chat).
 
 import {
-  api, refreshIfDue, scheduleRefresh, setSessionChangeHandler, setUnauthorizedHandler, token,
+  api, endSession, refreshIfDue, scheduleRefresh, setSessionChangeHandler, setUnauthorizedHandler, token,
 } from './api.js';
 import { initAuth, showAuth } from './auth.js';
 import { initChatList, renderChatList, resetChatList } from './chatlist.js';
@@ -108,8 +108,7 @@ async function signOutByPerson() {
     if (choice === 'cancel' || !state.me) return;
     if (choice === 'extra') state.outbox.clear();
   }
-  const refreshToken = token.refreshToken();
-  if (refreshToken) api.logout(refreshToken).catch(() => {}); // best effort: offline, it simply expires
+  endSession(token.refreshToken()); // now, or once the server can be reached
   token.clear(); // every other tab of this browser signs out too (the storage event)
   leaveApp('');
 }
