@@ -78,6 +78,7 @@ export function initConversation(handlers) {
   on('conv-reset', (chatId) => chatId === state.openChatId && openTimeline(chatId));
   on('conv-status', (chatId) => {
     if (chatId !== state.openChatId) return;
+    applyService(chatId); // lines of the part that just loaded
     renderHistoryStatus(chatId);
     loadMoreIfShort(chatId);
   });

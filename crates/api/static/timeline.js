@@ -385,7 +385,7 @@ export function openTimeline(chatId) {
   const c = conv(chatId);
   const rows = c.list.map(messageRow);
   const chat = state.chats.get(chatId);
-  const lines = (chat?.service || []).map(serviceRow);
+  const lines = (chat?.service || []).filter((line) => inRange(c, line)).map(serviceRow);
   if (lines.length) {
     rows.push(...lines);
     rows.sort(compareRows);
@@ -436,6 +436,17 @@ export function closeTimeline() {
 
 // ---- changes ----------------------------------------------------------------------------------
 
+/**
+ * Whether an "X joined" line falls in the loaded part of the conversation: one noted after a seq
+ * further up (or further down, in a window) shows when that part loads.
+ */
+function inRange(c, line) {
+  if (c.contig === null) return false; // nothing loaded yet: placed when the first page comes
+  const lo = c.hasMore ? (c.list[0]?.seq ?? 0) : -Infinity;
+  const hi = c.hasNewer ? c.contig ?? 0 : Infinity;
+  return line.afterSeq >= lo && line.afterSeq <= hi;
+}
+
 /** Messages of a chat were added to the model or changed there (sync.js's 'messages'). */
 export function applyMessages({ chatId, added, changed }) {
   if (!view || view.chatId !== chatId) return;
@@ -462,6 +473,7 @@ export function applyMessages({ chatId, added, changed }) {
     insertRow(messageRow(message));
   }
   for (const message of added) requote(message.id);
+  if (state.chats.get(chatId)?.service?.length) insertService(chatId);
   if (anchor) scroller.scrollTop += anchor.getBoundingClientRect().top - anchorTop;
   else if (stick) followBottom();
   updateJump();
@@ -517,10 +529,15 @@ export function applyStatuses(chatId) {
 /** "X joined" lines the chat gained. */
 export function applyService(chatId) {
   if (!view || view.chatId !== chatId) return;
-  for (const line of state.chats.get(chatId)?.service || []) {
-    if (!view.byKey.has(line.key)) insertRow(serviceRow(line));
-  }
+  insertService(chatId);
   if (stick) followBottom();
+}
+
+function insertService(chatId) {
+  const c = conv(chatId);
+  for (const line of state.chats.get(chatId)?.service || []) {
+    if (!view.byKey.has(line.key) && inRange(c, line)) insertRow(serviceRow(line));
+  }
 }
 
 // ---- where the person is -----------------------------------------------------------------------
