@@ -324,8 +324,9 @@ export async function openConversation(chatId, focus = null) {
   try {
     if (focus?.seq) {
       await loadAround(chatId, c, focus.seq);
-    } else if (unread > 0 && last - unread + 1 < last - PAGE + CONTEXT_ABOVE) {
-      // The first unread message is at or before this seq (later messages of mine are not counted).
+    } else if (unread > PAGE - CONTEXT_ABOVE) {
+      // More unread than the newest page shows with some context above them: open a window at the
+      // first unread message, which is at or before this seq (later messages of mine are not counted).
       await loadAround(chatId, c, Math.max(1, last - unread + 1));
       // If mine were among the unread span, the first unread one may be a little further up.
       const first = firstUnreadId(chatId);
