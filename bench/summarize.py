@@ -75,3 +75,47 @@ if sync:
             f" | {fmt(median([s['mean_response_bytes'] for s in scenarios]), 0)}"
             f" | {sum(s['failures'] for s in scenarios)} |"
         )
+
+
+def spread(values, digits=2):
+    """The median with the range of the runs: `12.34 [10.00–15.00]` (just the value for a single run)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return fmt(values[0], digits)
+    return f"{fmt(statistics.median(values), digits)} [{fmt(min(values), digits)}–{fmt(max(values), digits)}]"
+
+
+def search_table(title, reports, key):
+    by_name = defaultdict(list)
+    for report in reports:
+        for scenario in (report or {}).get(key, []) if isinstance(report, dict) else []:
+            by_name[scenario["name"]].append(scenario)
+    if not by_name:
+        return
+    print()
+    print(f"| {title} | runs | p50 ms | p90 ms | p99 ms | max ms | results | failures |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, scenarios in by_name.items():
+        print(
+            f"| {name} | {len(scenarios)} | {spread([s['p50_ms'] for s in scenarios])}"
+            f" | {fmt(median([s['p90_ms'] for s in scenarios]), 2)}"
+            f" | {spread([s['p99_ms'] for s in scenarios])}"
+            f" | {fmt(median([s['max_ms'] for s in scenarios]), 1)}"
+            f" | {fmt(median([s['mean_items'] for s in scenarios]), 0)}"
+            f" | {sum(s['failures'] for s in scenarios)} |"
+        )
+
+
+search = runs.get("search", [])
+if search:
+    for corpus in runs.get("search_corpus", []):
+        print()
+        print("Messages matching each query (chat / all the user's chats): " + ", ".join(
+            f"{q!r} {c['chat']:,} / {c['all']:,}" for q, c in (corpus or {}).items()))
+    search_table("GET /search/messages, one at a time", search, "scenarios")
+    rates = [r.get("concurrent_requests_per_s") for r in search if isinstance(r, dict)]
+    concurrency = next((s["concurrency"] for r in search if isinstance(r, dict) for s in r.get("concurrent", [])), None)
+    if concurrency:
+        search_table(f"first pages interleaved, {concurrency} at a time ({spread(rates, 0)} req/s)", search, "concurrent")

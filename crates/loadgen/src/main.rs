@@ -2,7 +2,8 @@
 //!
 //! `loadgen [run options]` runs the standard messaging load; `loadgen history …` measures
 //! `GET /history`; `loadgen fill …` puts many messages into one chat; `loadgen sync …` measures
-//! `POST /sync` for a user with many chats of which a few changed.
+//! `POST /sync` for a user with many chats of which a few changed; `loadgen search …` measures
+//! `GET /search/messages` per kind of query.
 
 mod counters;
 mod device;
@@ -12,6 +13,7 @@ mod history_check;
 mod proc_stats;
 mod report;
 mod run;
+mod search_bench;
 mod setup;
 mod stats;
 mod sync_bench;
@@ -42,6 +44,9 @@ enum Command {
     Fill(FillArgs),
     /// Cost of POST /sync for a user with many chats (default 500) of which a few (default 5) changed.
     Sync(SyncArgs),
+    /// Latency of GET /search/messages: common, mid-frequency and rare words, two words, a prefix and no
+    /// match, in one chat and in all the caller's chats, first and second page.
+    Search(SearchArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -187,6 +192,53 @@ pub struct SyncArgs {
     pub setup_concurrency: usize,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The chat for the `chat` scope (the caller must be a member).
+    #[arg(long)]
+    pub chat_id: i64,
+    /// Bearer token of the searching user (or give --email).
+    #[arg(long)]
+    pub token: Option<String>,
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Defaults to the generator's password.
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Measured requests per scenario.
+    #[arg(long, default_value_t = 200)]
+    pub requests: usize,
+    /// Requests in flight for the interleaved run of all first pages afterwards (1 = no such run).
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Seconds after which a scenario stops, whatever its requests.
+    #[arg(long, default_value_t = 60.0)]
+    pub max_seconds: f64,
+    /// Page size (1..=100).
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+    /// A very common word (the defaults are the words of bench/run.sh's corpus).
+    #[arg(long, default_value = "ckcakij")]
+    pub common_word: String,
+    /// A word in about 1% of the messages.
+    #[arg(long, default_value = "gnibgjg")]
+    pub mid_word: String,
+    /// A word in about 0.01% of the messages.
+    #[arg(long, default_value = "bnanoin")]
+    pub rare_word: String,
+    /// Two words, both required.
+    #[arg(long, default_value = "cohenio eccbcon")]
+    pub two_words: String,
+    /// A short prefix (2-3 letters).
+    #[arg(long, default_value = "ck")]
+    pub prefix: String,
+    /// A word no message holds.
+    #[arg(long, default_value = "xyzzy")]
+    pub no_match: String,
+}
+
 fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
     if threads <= 1 {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
@@ -225,6 +277,14 @@ fn dispatch(command: Command) -> Result<bool> {
             }
             print_json(&report)?;
             Ok(report.scenarios.iter().all(|s| s.failures == 0))
+        }
+        Command::Search(args) => {
+            let report = runtime(args.common.threads)?.block_on(search_bench::run(&args))?;
+            if !args.common.json {
+                search_bench::print_human(&report);
+            }
+            print_json(&report)?;
+            Ok(report.scenarios.iter().chain(&report.concurrent).all(|s| s.failures == 0))
         }
         Command::Fill(args) => {
             let report = runtime(args.common.threads)?.block_on(fill::run(&args))?;
