@@ -3,7 +3,7 @@
 # machine, loaded by crates/loadgen. Results: one JSON line per run in $OUT, and a summary of medians.
 #   PG_URL   admin URL of PostgreSQL (default postgres://postgres@127.0.0.1:5432/postgres)
 #   REDIS    Redis URL for the two-instance run (default redis://127.0.0.1:6379)
-#   RUNS     runs per benchmark (default 3)    ONLY   one of: throughput latency idle history sync scaleout search
+#   RUNS     runs per benchmark (default 3)    ONLY   one of: throughput onechat latency idle history sync scaleout search
 #   SEARCH_MESSAGES, SEARCH_OTHER_MESSAGES, SEARCH_OTHER_CHATS, SEARCH_REQUESTS, SEARCH_CONCURRENCY
 #            size of the search benchmark (default 1000000 in one chat, 200000 over 200 other chats of the
 #            same user, 300 requests per query kind, then all kinds interleaved 4 at a time);
@@ -55,7 +55,7 @@ export BASE_URL=http://127.0.0.1:18080
 
 start 18080
 export SERVER_PID=${pids[0]}
-for name in throughput latency; do
+for name in throughput onechat latency; do
   want "$name" && ONLY=$name bash crates/loadgen/bench.sh
 done
 # c. a fresh server per run: what an allocator kept from the previous run's 10,000 connections would

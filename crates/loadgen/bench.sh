@@ -4,7 +4,7 @@
 #   SERVER_PID  its pid, to sample CPU and RSS from /proc (optional)
 #   RUNS        runs per benchmark        (default 3; report the medians)
 #   OUT         JSON lines written here   (default bench-results.jsonl)
-#   ONLY        run one of: throughput latency idle history sync
+#   ONLY        run one of: throughput onechat latency idle history sync
 #   FILL_MESSAGES, DEEP_OFFSET  size of the history benchmark (default 1000000, 900000)
 # The server's per-user send limit must allow the load (400 senders x 25 msg/s here); sync needs the
 # request limit off as well (RATE_SEND_PER_SEC=0 RATE_REQUEST_PER_SEC=0, as bench/run.sh starts it).
@@ -31,6 +31,9 @@ want() { [[ -z "$ONLY" || "$ONLY" == "$1" ]]; }
 
 # a. maximum sustained throughput, groups of 4, closed loop.
 want throughput && bench throughput --users 400 --group-size 4 --window 4 --warmup 5 --duration 20 "${pid_args[@]}"
+# g. one chat: 5,000 messages/s offered into one group of 10 (10 senders; a chat's turn stores every
+#    send waiting for it in one statement, and a connection keeps several sends in flight).
+want onechat && bench onechat --users 10 --group-size 10 --rate 5000 --warmup 5 --duration 20 "${pid_args[@]}"
 # b. latency at a fixed offered 2,000 messages/s (open loop, intended send times).
 want latency && bench latency --users 400 --group-size 4 --rate 2000 --warmup 5 --duration 30 "${pid_args[@]}"
 # c. 10,000 idle connections (RSS per connection), with (b) running beside them.
