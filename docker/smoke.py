@@ -216,7 +216,11 @@ def run(base):
         bob_ws.send({"type": "read", "chat_id": chat_id, "message_id": message["id"]})
         receipt = alice_ws.next_of("read")
         check(receipt["reader_id"] == bob_id and receipt["message_id"] == message["id"], f"unexpected {receipt}")
-        print("ok   read receipt from bob reached alice")
+        # The `read` frame goes out when bob's pointer moves; the message's `read` flag flips just after,
+        # and `read_all` tells the sender once it has.
+        read_all = alice_ws.next_of("read_all")
+        check(read_all["sender_id"] == alice_id and read_all["message_id"] == message["id"], f"unexpected {read_all}")
+        print("ok   read receipt and read_all from bob's read reached alice")
     finally:
         alice_ws.close()
         bob_ws.close()
