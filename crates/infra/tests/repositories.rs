@@ -361,3 +361,57 @@ async fn seq_cursors_page_both_ways_and_sync_reads_changes_by_version() -> anyho
     assert_eq!(seqs(messages.newest_of(vec![chat.id], 3).await?), [4, 5, 6]);
     test.drop_database().await
 }
+
+#[tokio::test]
+async fn a_group_never_grows_past_its_maximum_even_under_concurrent_additions() -> anyhow::Result<()> {
+    use domain::DomainError;
+    use domain::chat::GROUP_MAX_MEMBERS;
+
+    let test = TestDb::new().await?;
+    let (a, b) = (test.user("a").await?, test.user("b").await?);
+    let chats = Arc::new(SeaChatRepository::new(test.db.clone()));
+    let group = chats.create_group(&GroupName::new("big")?, a, &[b]).await?;
+    // 5 short of the maximum, then 10 more users to add at once.
+    let bulk = GROUP_MAX_MEMBERS - 2 - 5;
+    let users = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {total})
+         INSERT INTO users (name, email, password) SELECT 'bulk', 'bulk' || i || '@example.com', 'x' FROM n",
+        total = bulk + 10
+    );
+    test.db.execute_unprepared(&users).await?;
+    let members = format!(
+        "INSERT INTO chat_members (chat_id, user_id)
+         SELECT {chat}, id FROM users WHERE email LIKE 'bulk%' ORDER BY id LIMIT {bulk}",
+        chat = group.id.0
+    );
+    test.db.execute_unprepared(&members).await?;
+    let newcomers: Vec<i64> = {
+        let rows = test
+            .db
+            .query_all_raw(sea_orm::Statement::from_string(
+                test.db.get_database_backend(),
+                format!("SELECT id FROM users WHERE email LIKE 'bulk%' ORDER BY id LIMIT 10 OFFSET {bulk}"),
+            ))
+            .await?;
+        rows.iter().map(|row| row.try_get::<i64>("", "id")).collect::<Result<_, _>>()?
+    };
+    let tasks: Vec<_> = newcomers
+        .into_iter()
+        .map(|user| {
+            let chats = chats.clone();
+            tokio::spawn(async move { chats.add_member(group.id, UserId(user)).await })
+        })
+        .collect();
+    let (mut added, mut refused) = (0, 0);
+    for task in tasks {
+        match task.await? {
+            Ok(true) => added += 1,
+            Err(DomainError::InvalidInput(_)) => refused += 1,
+            other => anyhow::bail!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!((added, refused), (5, 5), "exactly the room that was left");
+    assert_eq!(chats.member_ids(group.id).await?.map(|m| m.len()), Some(GROUP_MAX_MEMBERS));
+    assert!(!chats.add_member(group.id, b).await?, "a member is still answered as one in a full group");
+    test.drop_database().await
+}

@@ -30,7 +30,7 @@ pub async fn create(
     (status = 200, body = ChatDto),
     (status = 403, description = "Only the group's creator adds members", body = ErrorBody),
     (status = 404, description = "Unknown chat or user", body = ErrorBody),
-    (status = 422, description = "A private chat: its members are fixed", body = ErrorBody),
+    (status = 422, description = "A private chat (its members are fixed), or a group at its maximum of 10,000 members", body = ErrorBody),
 ))]
 #[post("/groups/{chat_id}/members")]
 pub async fn add_member(

@@ -3,7 +3,7 @@
 mod model;
 mod ports;
 
-pub use model::{Chat, ChatKind, ChatSummary, GroupName, Member};
+pub use model::{Chat, ChatKind, ChatSummary, GROUP_MAX_MEMBERS, GroupName, Member};
 pub use ports::ChatRepository;
 #[cfg(feature = "mocks")]
 pub use ports::MockChatRepository;

@@ -7,6 +7,9 @@ use crate::text::{check_name_like, nfc};
 
 const GROUP_NAME_MAX_CHARS: usize = 128;
 
+/// The most members a group may have; members past the first 1,000 are added one by one.
+pub const GROUP_MAX_MEMBERS: usize = 10_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChatKind {

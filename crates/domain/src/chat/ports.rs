@@ -24,6 +24,10 @@ pub trait ChatRepository: Send + Sync {
 
     /// Adds a member whose read pointer starts at the chat's latest message, advancing the chat's version;
     /// `false` if already a member.
+    ///
+    /// # Errors
+    /// MUST refuse with `InvalidInput` when the chat has [`super::GROUP_MAX_MEMBERS`] members already,
+    /// whatever the concurrency.
     async fn add_member(&self, chat: ChatId, user: UserId) -> Result<bool, DomainError>;
 
     /// Removes a member, advancing the chat's version; when it was the creator, the longest-standing remaining member becomes creator.

@@ -2,12 +2,13 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::chat::{Chat, ChatKind, ChatRepository, ChatSummary, GroupName, Member};
+use domain::chat::{Chat, ChatKind, ChatRepository, ChatSummary, GROUP_MAX_MEMBERS, GroupName, Member};
 use domain::message::Message;
 use domain::{ChatId, DomainError, MessageId, UserId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, Set, TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, Set,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -252,20 +253,38 @@ impl ChatRepository for SeaChatRepository {
 
     #[tracing::instrument(skip(self))]
     async fn add_member(&self, chat: ChatId, user: UserId) -> Result<bool, DomainError> {
-        // The pointer starts at the latest message, so that old messages become unread for nobody.
+        // The pointer starts at the latest message, so that old messages become unread for nobody. The
+        // count is checked by the insert itself; on PostgreSQL the chat's row is locked first, so that
+        // two concurrent additions cannot both see room for one (SQLite runs one write at a time).
         let sql = "INSERT INTO chat_members (chat_id, user_id, last_read_message_id)
-            VALUES ($1, $2, (SELECT m.id FROM chats c JOIN messages m ON m.chat_id = c.id AND m.seq = c.last_seq
-                             WHERE c.id = $1))
+            SELECT $1, $2, (SELECT m.id FROM chats c JOIN messages m ON m.chat_id = c.id AND m.seq = c.last_seq
+                            WHERE c.id = $1)
+            WHERE (SELECT count(*) FROM chat_members WHERE chat_id = $1) < $3
             ON CONFLICT (chat_id, user_id) DO NOTHING";
+        let max = i64::try_from(GROUP_MAX_MEMBERS).unwrap_or(i64::MAX);
         let txn = self.db.begin().await.map_err(unexpected)?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            let lock = statement(&txn, "SELECT id FROM chats WHERE id = $1 FOR UPDATE", [chat.0.into()]);
+            txn.execute_raw(lock).await.map_err(unexpected)?;
+        }
         let added = txn
-            .execute_raw(statement(&txn, sql, [chat.0.into(), user.0.into()]))
+            .execute_raw(statement(&txn, sql, [chat.0.into(), user.0.into(), max.into()]))
             .await
             .map_err(unexpected)?
             .rows_affected()
             == 1;
         if added {
             bump_version(&txn, chat).await?;
+        } else {
+            let member = "SELECT user_id AS id FROM chat_members WHERE chat_id = $1 AND user_id = $2";
+            let already = IdRow::find_by_statement(statement(&txn, member, [chat.0.into(), user.0.into()]))
+                .one(&txn)
+                .await
+                .map_err(unexpected)?;
+            if already.is_none() {
+                txn.rollback().await.map_err(unexpected)?;
+                return Err(DomainError::invalid(format!("a group holds at most {GROUP_MAX_MEMBERS} members")));
+            }
         }
         txn.commit().await.map_err(unexpected)?;
         Ok(added)
