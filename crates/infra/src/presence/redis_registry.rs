@@ -86,6 +86,8 @@ impl RedisPresence {
         let mut pipe = redis::pipe();
         pipe.zadd(&self.instances_key, &self.own_key, now).ignore();
         pipe.zrembyscore(&self.instances_key, f64::NEG_INFINITY, now - 4.0 * lease_ms).ignore();
+        // The list of instances goes too once no instance renews it (a deployment, or a test, that ended).
+        pipe.pexpire(&self.instances_key, i64::try_from(4 * LEASE.as_millis()).unwrap_or(i64::MAX)).ignore();
         if !users.is_empty() {
             pipe.sadd(&self.own_key, users).ignore();
         }
@@ -127,6 +129,7 @@ impl RedisPresence {
             pipe.sadd(&self.own_key, user.0).ignore();
             pipe.pexpire(&self.own_key, i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX)).ignore();
             pipe.zadd(&self.instances_key, &self.own_key, Self::now_ms()).ignore();
+            pipe.pexpire(&self.instances_key, i64::try_from(4 * LEASE.as_millis()).unwrap_or(i64::MAX)).ignore();
         } else {
             pipe.srem(&self.own_key, user.0).ignore();
         }
