@@ -35,7 +35,7 @@ impl SearchService {
     #[tracing::instrument(skip(self, request), fields(%searcher, chat = ?request.chat))]
     pub async fn search(&self, searcher: UserId, request: SearchRequest<'_>) -> Result<Vec<Message>, DomainError> {
         let terms = SearchTerms::new(request.q)?;
-        let limit = request.limit.map(SearchLimit::new).transpose()?.unwrap_or_default();
+        let limit = SearchLimit::or_default(request.limit)?;
         if let Some(chat) = request.chat {
             members_if_member(self.chats.as_ref(), chat, searcher).await?;
         }

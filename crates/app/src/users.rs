@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
+use domain::limit::Limit;
 use domain::user::{User, UserQuery, UserRepository};
 use domain::{DomainError, UserId};
 
-const SEARCH_DEFAULT_LIMIT: i64 = 20;
-const SEARCH_MAX_LIMIT: i64 = 100;
+/// How many users a search answers: 1 to 100, 20 when not given.
+type UserSearchLimit = Limit<100, 20>;
 
 /// A user as a viewer sees them. Another user's email is shown only to whoever searched for exactly
 /// that email (they typed it); the viewer's own always.
@@ -51,12 +52,8 @@ impl UserService {
         limit: Option<i64>,
     ) -> Result<Vec<UserView>, DomainError> {
         let query = UserQuery::new(query.unwrap_or(""))?;
-        let limit = limit.unwrap_or(SEARCH_DEFAULT_LIMIT);
-        let limit = match u32::try_from(limit) {
-            Ok(l) if (1..=SEARCH_MAX_LIMIT).contains(&limit) => l,
-            _ => return Err(DomainError::invalid(format!("limit must be between 1 and {SEARCH_MAX_LIMIT}"))),
-        };
-        let found = self.users.search(query.as_str(), limit).await?;
+        let limit = UserSearchLimit::or_default(limit)?;
+        let found = self.users.search(query.as_str(), limit.get()).await?;
         Ok(found.into_iter().map(|user| UserView::seen_by(user, viewer, &query)).collect())
     }
 }

@@ -6,6 +6,7 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod ids;
+pub mod limit;
 pub mod message;
 pub mod presence;
 pub mod rate_limit;

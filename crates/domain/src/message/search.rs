@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::error::DomainError;
 use crate::ids::{ChatId, MessageId};
+use crate::limit::Limit;
 use crate::text::reject_controls;
 
 /// Longer words are indexed (and searched) by their first this many characters: a database keeps
@@ -70,32 +71,7 @@ pub struct SearchQuery {
 }
 
 /// How many results a search page holds: 1 to 100, 20 when not given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SearchLimit(u32);
-
-impl SearchLimit {
-    pub const MAX: u32 = 100;
-    pub const DEFAULT: Self = Self(20);
-
-    /// # Errors
-    /// `InvalidInput` outside 1..=100.
-    pub fn new(raw: i64) -> Result<Self, DomainError> {
-        match u32::try_from(raw) {
-            Ok(limit @ 1..=Self::MAX) => Ok(Self(limit)),
-            _ => Err(DomainError::invalid(format!("limit must be between 1 and {}", Self::MAX))),
-        }
-    }
-
-    pub fn get(self) -> u32 {
-        self.0
-    }
-}
-
-impl Default for SearchLimit {
-    fn default() -> Self {
-        Self::DEFAULT
-    }
-}
+pub type SearchLimit = Limit<100, 20>;
 
 #[cfg(test)]
 mod tests {

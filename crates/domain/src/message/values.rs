@@ -1,5 +1,6 @@
 use crate::error::DomainError;
 use crate::ids::MessageId;
+use crate::limit::Limit;
 use crate::text::reject_controls;
 
 const TEXT_MAX_CHARS: usize = 4096;
@@ -33,33 +34,8 @@ impl MessageText {
     }
 }
 
-/// How many items a page holds: 1 to 200, 50 when not given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageLimit(u32);
-
-impl PageLimit {
-    pub const MAX: u32 = 200;
-    pub const DEFAULT: Self = Self(50);
-
-    /// # Errors
-    /// `InvalidInput` outside 1..=200.
-    pub fn new(raw: i64) -> Result<Self, DomainError> {
-        match u32::try_from(raw) {
-            Ok(limit @ 1..=Self::MAX) => Ok(Self(limit)),
-            _ => Err(DomainError::invalid(format!("limit must be between 1 and {}", Self::MAX))),
-        }
-    }
-
-    pub fn get(self) -> u32 {
-        self.0
-    }
-}
-
-impl Default for PageLimit {
-    fn default() -> Self {
-        Self::DEFAULT
-    }
-}
+/// How many messages a history page holds: 1 to 200, 50 when not given.
+pub type PageLimit = Limit<200, 50>;
 
 /// A page of a chat's history, ascending by seq (which is also timestamp order).
 ///
@@ -97,7 +73,7 @@ impl HistoryQuery {
     /// `InvalidInput` for a limit outside 1..=200, a negative offset or cursor, or two cursors on the
     /// same side (`after_id` with `after_seq`).
     pub fn new(limit: Option<i64>, offset: Option<i64>, cursors: RawCursors) -> Result<Self, DomainError> {
-        let limit = limit.map(PageLimit::new).transpose()?.unwrap_or_default();
+        let limit = PageLimit::or_default(limit)?;
         let offset =
             u64::try_from(offset.unwrap_or(0)).map_err(|_| DomainError::invalid("offset must not be negative"))?;
         let side = |id: Option<i64>, seq: Option<i64>, names: [&str; 2]| -> Result<Option<Cursor>, DomainError> {
