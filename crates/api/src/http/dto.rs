@@ -57,7 +57,7 @@ impl UserPresenceDto {
             name: user.name,
             email: (viewer == user.id).then_some(user.email),
             online: presence.online,
-            last_seen: presence.last_seen.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+            last_seen: presence.last_seen.map(crate::wire::timestamp),
         }
     }
 }

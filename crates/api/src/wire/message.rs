@@ -1,10 +1,11 @@
 //! The Message object, the same in REST answers and WebSocket frames.
 
-use chrono::SecondsFormat;
 use domain::message::Message;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+use super::timestamp;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MessageDto {
@@ -47,11 +48,11 @@ impl From<Message> for MessageDto {
             sender_id: m.sender_id.0,
             seq: m.seq,
             version: m.version,
-            timestamp: m.timestamp.to_rfc3339_opts(SecondsFormat::Micros, true),
+            timestamp: timestamp(m.timestamp),
             text: m.text,
             read: m.read,
             client_id: m.client_id,
-            edited_at: m.edited_at.map(|at| at.to_rfc3339_opts(SecondsFormat::Micros, true)),
+            edited_at: m.edited_at.map(timestamp),
             deleted: m.deleted,
             reply_to: m.reply_to.map(|id| id.0),
         }

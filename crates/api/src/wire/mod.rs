@@ -3,8 +3,10 @@
 
 mod error_code;
 mod message;
+mod time;
 mod token;
 
 pub use error_code::ErrorCode;
 pub use message::MessageDto;
+pub use time::timestamp;
 pub use token::bearer_token;

@@ -153,6 +153,28 @@ impl Hub {
         }
     }
 
+    /// `frame` to every device of `members` but `origin`, which gets `ack` instead: its answer comes here,
+    /// in line with the chat's other frames, so that it too sees them in seq order.
+    fn to_members_acking_origin(
+        &self,
+        members: &[UserId],
+        origin: Option<ConnectionId>,
+        frame: ServerFrame,
+        ack: ServerFrame,
+    ) {
+        let frame = frame.encode();
+        let mut ack = Some(ack);
+        self.for_each_device(members, |c| {
+            if Some(c.id) == origin {
+                if let Some(ack) = ack.take() {
+                    c.push(ack.encode());
+                }
+            } else {
+                c.push(frame.clone());
+            }
+        });
+    }
+
     fn for_each_device(&self, users: &[UserId], mut f: impl FnMut(&Arc<Connection>)) {
         for user in users {
             let shard = self.shard(*user).read().unwrap_or_else(|p| p.into_inner());
@@ -167,34 +189,14 @@ impl EventSink for Hub {
     fn deliver(&self, event: &Event) {
         match event {
             Event::MessageSent { message, members, origin } => {
-                let frame = ServerFrame::Message { message: MessageDto::from(message) }.encode();
-                // The sending connection gets its ack here, in line with the chat's other frames, so
-                // that it too sees the chat's messages in seq order.
-                let mut ack = Some(ServerFrame::ack(message, false));
-                self.for_each_device(members, |c| {
-                    if Some(c.id) == *origin {
-                        if let Some(ack) = ack.take() {
-                            c.push(ack.encode());
-                        }
-                    } else {
-                        c.push(frame.clone());
-                    }
-                });
+                let frame = ServerFrame::Message { message: MessageDto::from(message) };
+                self.to_members_acking_origin(members, *origin, frame, ServerFrame::ack(message, false));
                 self.metrics.fanned_out(message.timestamp);
             }
             Event::MessageEdited { message, members, origin } => {
                 let dto = MessageDto::from(message);
-                let frame = ServerFrame::MessageEdited { message: dto.clone() }.encode();
-                let mut ack = Some(ServerFrame::EditAck { message: dto });
-                self.for_each_device(members, |c| {
-                    if Some(c.id) == *origin {
-                        if let Some(ack) = ack.take() {
-                            c.push(ack.encode());
-                        }
-                    } else {
-                        c.push(frame.clone());
-                    }
-                });
+                let frame = ServerFrame::MessageEdited { message: dto.clone() };
+                self.to_members_acking_origin(members, *origin, frame, ServerFrame::EditAck { message: dto });
             }
             Event::MessageDeleted { message, members } => {
                 let frame = ServerFrame::MessageDeleted {
@@ -236,7 +238,7 @@ impl EventSink for Hub {
                 let frame = ServerFrame::Presence {
                     user_id: user.0,
                     online: presence.online,
-                    last_seen: presence.last_seen.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+                    last_seen: presence.last_seen.map(crate::wire::timestamp),
                 }
                 .encode();
                 self.for_each_device(recipients, |c| {
