@@ -81,17 +81,27 @@ impl RedisPresence {
     /// forgets instances whose lease ran out long ago.
     async fn renew(&self) -> anyhow::Result<()> {
         let users: Vec<i64> = self.local().iter().map(|u| u.0).collect();
-        let now = Self::now_ms();
-        let lease_ms = LEASE.as_secs_f64() * 1000.0;
         let mut pipe = redis::pipe();
-        pipe.zadd(&self.instances_key, &self.own_key, now).ignore();
-        pipe.zrembyscore(&self.instances_key, f64::NEG_INFINITY, now - 4.0 * lease_ms).ignore();
-        // The list of instances goes too once no instance renews it (a deployment, or a test, that ended).
-        pipe.pexpire(&self.instances_key, i64::try_from(4 * LEASE.as_millis()).unwrap_or(i64::MAX)).ignore();
         if !users.is_empty() {
             pipe.sadd(&self.own_key, users).ignore();
         }
+        let lease_ms = LEASE.as_secs_f64() * 1000.0;
+        pipe.zrembyscore(&self.instances_key, f64::NEG_INFINITY, Self::now_ms() - 4.0 * lease_ms).ignore();
+        self.run(self.list_self(pipe)).await
+    }
+
+    /// Adds to `pipe` what keeps this instance listed: its entry in the list of instances, and the
+    /// leases of its set and of the list (which goes too once no instance renews it: a deployment, or
+    /// a test, that ended).
+    fn list_self(&self, mut pipe: redis::Pipeline) -> redis::Pipeline {
+        pipe.zadd(&self.instances_key, &self.own_key, Self::now_ms()).ignore();
         pipe.pexpire(&self.own_key, i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX)).ignore();
+        pipe.pexpire(&self.instances_key, i64::try_from(4 * LEASE.as_millis()).unwrap_or(i64::MAX)).ignore();
+        pipe
+    }
+
+    /// Runs `pipe`, waiting no longer than [`REDIS_WAIT`].
+    async fn run(&self, pipe: redis::Pipeline) -> anyhow::Result<()> {
         let mut redis = self.redis.clone();
         tokio::time::timeout(REDIS_WAIT, pipe.query_async::<()>(&mut redis)).await.context("timed out")??;
         Ok(())
@@ -123,18 +133,23 @@ impl RedisPresence {
     }
 
     async fn write_own(&self, user: UserId, add: bool) -> anyhow::Result<()> {
-        let mut redis = self.redis.clone();
         let mut pipe = redis::pipe();
         if add {
             pipe.sadd(&self.own_key, user.0).ignore();
-            pipe.pexpire(&self.own_key, i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX)).ignore();
-            pipe.zadd(&self.instances_key, &self.own_key, Self::now_ms()).ignore();
-            pipe.pexpire(&self.instances_key, i64::try_from(4 * LEASE.as_millis()).unwrap_or(i64::MAX)).ignore();
+            pipe = self.list_self(pipe);
         } else {
             pipe.srem(&self.own_key, user.0).ignore();
         }
-        tokio::time::timeout(REDIS_WAIT, pipe.query_async::<()>(&mut redis)).await.context("timed out")??;
-        Ok(())
+        self.run(pipe).await
+    }
+
+    /// [`RedisPresence::online_elsewhere`], or `false` when Redis does not answer: then this instance
+    /// judges from its own users alone.
+    async fn online_elsewhere_as_far_as_known(&self, user: UserId) -> bool {
+        self.online_elsewhere(user).await.unwrap_or_else(|error| {
+            tracing::warn!(%error, "presence: Redis did not answer; judging from this instance alone");
+            false
+        })
     }
 }
 
@@ -145,13 +160,7 @@ impl PresenceRegistry for RedisPresence {
         if let Err(error) = self.write_own(user, true).await {
             tracing::warn!(%error, %user, "presence: Redis did not take a user coming online");
         }
-        match self.online_elsewhere(user).await {
-            Ok(elsewhere) => Ok(!elsewhere),
-            Err(error) => {
-                tracing::warn!(%error, "presence: Redis did not answer; judging from this instance alone");
-                Ok(true)
-            }
-        }
+        Ok(!self.online_elsewhere_as_far_as_known(user).await)
     }
 
     async fn went_offline(&self, user: UserId) -> Result<bool, DomainError> {
@@ -159,25 +168,10 @@ impl PresenceRegistry for RedisPresence {
         if let Err(error) = self.write_own(user, false).await {
             tracing::warn!(%error, %user, "presence: Redis did not take a user going offline");
         }
-        match self.online_elsewhere(user).await {
-            Ok(elsewhere) => Ok(!elsewhere),
-            Err(error) => {
-                tracing::warn!(%error, "presence: Redis did not answer; judging from this instance alone");
-                Ok(true)
-            }
-        }
+        Ok(!self.online_elsewhere_as_far_as_known(user).await)
     }
 
     async fn is_online(&self, user: UserId) -> Result<bool, DomainError> {
-        if self.local().contains(&user) {
-            return Ok(true);
-        }
-        match self.online_elsewhere(user).await {
-            Ok(elsewhere) => Ok(elsewhere),
-            Err(error) => {
-                tracing::warn!(%error, "presence: Redis did not answer; judging from this instance alone");
-                Ok(false)
-            }
-        }
+        Ok(self.local().contains(&user) || self.online_elsewhere_as_far_as_known(user).await)
     }
 }
