@@ -320,6 +320,28 @@ mod tests {
         MessageService::new(Arc::new(chats), Arc::new(messages), Arc::new(bus), Arc::new(limiter))
     }
 
+    /// Queues a send of user 2 in chat 5's idle lane, so that the test leads the lane: what comes after
+    /// waits until the test runs [`lead`].
+    fn lead_chat_5(
+        service: &MessageService,
+        text: &str,
+        members: Vec<UserId>,
+        deadline: Instant,
+    ) -> (Leading, oneshot::Receiver<Result<InsertOutcome, DomainError>>) {
+        let (reply, answer) = oneshot::channel();
+        let Ok(text) = MessageText::new(text) else { panic!("valid text") };
+        let new = NewMessage {
+            chat_id: ChatId(5),
+            sender_id: UserId(2),
+            text,
+            client_id: Uuid::from_u128(7),
+            reply_to: None,
+        };
+        let queued = Queued { send: Stored { new, members, origin: None, deadline }, reply };
+        let Some(leading) = service.lanes.enqueue(ChatId(5), queued) else { panic!("an idle lane") };
+        (leading, answer)
+    }
+
     #[tokio::test]
     async fn a_new_message_is_stored_once_and_broadcast_to_all_members() {
         let mut messages = MockMessageRepository::new();
@@ -427,23 +449,11 @@ mod tests {
         let service = service(chats_with_members(vec![1, 2]), messages, bus, open_limiter())
             .with_send_timeout(Duration::from_millis(50));
         // Another send leading the chat's lane keeps this one from the database past its deadline.
-        let (reply, _answer) = oneshot::channel();
-        let Ok(text) = MessageText::new("ahead") else { panic!("valid text") };
-        let new = NewMessage {
-            chat_id: ChatId(5),
-            sender_id: UserId(2),
-            text,
-            client_id: Uuid::from_u128(7),
-            reply_to: None,
-        };
-        let ahead = Queued { send: Stored { new, members: Vec::new(), origin: None, deadline: Instant::now() }, reply };
-        let Some(leading) = service.lanes.enqueue(ChatId(5), ahead) else { panic!("an idle lane") };
+        let (leading, _answer) = lead_chat_5(&service, "ahead", Vec::new(), Instant::now());
         let outcome = service.send(UserId(1), ChatId(5), "hi", CLIENT, None, None).await;
         assert!(matches!(outcome, Err(DomainError::Unavailable { .. })), "{outcome:?}");
         // The lane moves on: both sends are past their deadlines, so neither reaches the database.
-        while let Some(group) = service.lanes.next_batch(leading, LANE_BATCH) {
-            store_group(service.messages.as_ref(), service.bus.as_ref(), group).await;
-        }
+        lead(service.lanes.clone(), service.messages.clone(), service.bus.clone(), leading).await;
         let retried = service.send(UserId(1), ChatId(5), "hi", CLIENT, None, None).await;
         assert_eq!(retried.map(|o| o.duplicate).ok(), Some(false));
     }
@@ -471,18 +481,8 @@ mod tests {
             }
         });
         let service = Arc::new(service(chats_with_members(vec![1, 2]), messages, bus, open_limiter()));
-        let (reply, _answer) = oneshot::channel();
-        let Ok(text) = MessageText::new("first") else { panic!("valid text") };
-        let new = NewMessage {
-            chat_id: ChatId(5),
-            sender_id: UserId(2),
-            text,
-            client_id: Uuid::from_u128(7),
-            reply_to: None,
-        };
         let deadline = Instant::now() + Duration::from_secs(5);
-        let first = Queued { send: Stored { new, members: vec![UserId(1), UserId(2)], origin: None, deadline }, reply };
-        let Some(leading) = service.lanes.enqueue(ChatId(5), first) else { panic!("an idle lane") };
+        let (leading, _answer) = lead_chat_5(&service, "first", vec![UserId(1), UserId(2)], deadline);
         let sends: Vec<_> = (0..3u128)
             .map(|i| {
                 let service = service.clone();
@@ -495,9 +495,7 @@ mod tests {
         while service.lanes.waiting(leading) < 4 {
             tokio::task::yield_now().await;
         }
-        while let Some(group) = service.lanes.next_batch(leading, LANE_BATCH) {
-            store_group(service.messages.as_ref(), service.bus.as_ref(), group).await;
-        }
+        lead(service.lanes.clone(), service.messages.clone(), service.bus.clone(), leading).await;
         for send in sends {
             assert!(matches!(send.await, Ok(Ok(SendOutcome { duplicate: false, .. }))));
         }
