@@ -15,7 +15,7 @@
 // tens of milliseconds a frame with thousands of them loaded.)
 
 import { conv, isReadByAll, myReadPointer, readersOf, state } from './state.js';
-import { $, dayKey, el, formatDay, formatFull, formatTime, joinNames, linkify, snippet } from './util.js';
+import { $, dayKey, el, formatDay, formatFull, formatTime, frameTask, joinNames, linkify, snippet } from './util.js';
 
 const GROUP_WINDOW_MS = 5 * 60_000;
 const CHUNK = 100; // nodes per chunk
@@ -28,10 +28,14 @@ let scroller = null;
 let unreadBar = null;
 let stick = true; // follow the newest message (the person is at the bottom)
 let lastTop = 0; // the scroll position at the last scroll event: which way the person scrolled
-let bottomFrame = 0; // a scroll to the bottom waiting for the next frame
-let jumpFrame = 0; // the jump button's update waiting for the next frame
 let focusTimer = null;
-let seenFrame = 0;
+// Work waiting for the next frame: a scroll to the bottom, the jump button's update, a look at what
+// is on screen.
+const bottomFrame = frameTask(() => {
+  if (view && stick) toBottom();
+});
+const jumpFrame = frameTask(() => renderJump());
+const seenFrame = frameTask(() => checkSeen());
 
 /**
  * handlers: seen(chatId, messageId), menu(message, anchor, point), quote(chatId, messageId),
@@ -424,10 +428,8 @@ export function openTimeline(chatId) {
 
 export function closeTimeline() {
   stopHolding();
-  cancelAnimationFrame(bottomFrame);
-  bottomFrame = 0;
-  cancelAnimationFrame(seenFrame);
-  seenFrame = 0;
+  bottomFrame.cancel();
+  seenFrame.cancel();
   clearTimeout(focusTimer);
   unreadBar = null;
   view = null;
@@ -551,8 +553,7 @@ const followable = () => Boolean(view) && !state.convs.get(view.chatId)?.hasNewe
 
 export function toBottom() {
   stopHolding();
-  cancelAnimationFrame(bottomFrame);
-  bottomFrame = 0;
+  bottomFrame.cancel();
   scroller.scrollTop = scroller.scrollHeight;
   lastTop = scroller.scrollTop;
   stick = followable();
@@ -565,12 +566,7 @@ export function toBottom() {
  * done once for everything that changed, not in the middle of handling an event.
  */
 function followBottom() {
-  if (!bottomFrame) {
-    bottomFrame = requestAnimationFrame(() => {
-      bottomFrame = 0;
-      if (view && stick) toBottom();
-    });
-  }
+  bottomFrame.schedule();
 }
 
 export function scrollToBottomSmooth() {
@@ -602,12 +598,7 @@ function onScroll() {
 
 /** Shows or hides the jump-to-newest button (and its count) at the next frame. */
 export function updateJump() {
-  if (!jumpFrame) {
-    jumpFrame = requestAnimationFrame(() => {
-      jumpFrame = 0;
-      renderJump();
-    });
-  }
+  jumpFrame.schedule();
 }
 
 function renderJump() {
@@ -710,12 +701,7 @@ function placeUnreadBar(row) {
 
 /** Looks for what is on screen at the next frame (after a scroll, new rows, the tab showing). */
 export function flushSeen() {
-  if (!seenFrame) {
-    seenFrame = requestAnimationFrame(() => {
-      seenFrame = 0;
-      checkSeen();
-    });
-  }
+  seenFrame.schedule();
 }
 
 /** Reports the lowest message on screen, when at least half of it shows, as read (in a visible tab). */

@@ -102,6 +102,28 @@ export function uuid() {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
+/**
+ * `fn` run once at the next animation frame however often it is asked for before then: `schedule()`
+ * asks, `cancel()` drops a run that has not happened yet.
+ */
+export function frameTask(fn) {
+  let frame = 0;
+  return {
+    schedule() {
+      if (!frame) {
+        frame = requestAnimationFrame(() => {
+          frame = 0;
+          fn();
+        });
+      }
+    },
+    cancel() {
+      cancelAnimationFrame(frame);
+      frame = 0;
+    },
+  };
+}
+
 export function debounce(fn, ms) {
   let timer = null;
   return (...args) => {
