@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::IgnoredAny;
 
 use crate::HistoryArgs;
-use crate::setup::{Api, PASSWORD};
+use crate::setup::Api;
 use crate::stats::{LatencySummary, new_histogram, record_nanos};
 
 #[derive(Debug, Serialize)]
@@ -34,11 +34,7 @@ pub struct HistoryBenchReport {
 
 pub async fn run(args: &HistoryArgs) -> Result<HistoryBenchReport> {
     let api = Api::new(&args.common.base_url)?;
-    let token = match (&args.token, &args.email) {
-        (Some(t), _) => t.clone(),
-        (None, Some(email)) => api.login_with(email, args.password.as_deref().unwrap_or(PASSWORD)).await?,
-        (None, None) => bail!("give --token or --email"),
-    };
+    let token = args.caller.token(&api).await?;
     let after_id = match args.after_id {
         Some(id) => id,
         None => id_at_offset(&api, &token, args.chat_id, args.deep_offset).await?,

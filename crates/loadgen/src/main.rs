@@ -122,13 +122,10 @@ pub struct RunArgs {
     pub connect_concurrency: usize,
 }
 
+/// Who makes the requests: a token, or an email to sign in with.
 #[derive(Debug, Clone, Args)]
-pub struct HistoryArgs {
-    #[command(flatten)]
-    pub common: CommonArgs,
-    #[arg(long)]
-    pub chat_id: i64,
-    /// Bearer token of a member (or give --email).
+pub struct CallerArgs {
+    /// Bearer token of the user making the requests, a member of the chat (or give --email).
     #[arg(long)]
     pub token: Option<String>,
     #[arg(long)]
@@ -136,6 +133,27 @@ pub struct HistoryArgs {
     /// Defaults to the generator's password.
     #[arg(long)]
     pub password: Option<String>,
+}
+
+impl CallerArgs {
+    /// The given token, or one signed in for with the given email.
+    pub async fn token(&self, api: &setup::Api) -> anyhow::Result<String> {
+        match (&self.token, &self.email) {
+            (Some(token), _) => Ok(token.clone()),
+            (None, Some(email)) => api.login_with(email, self.password.as_deref().unwrap_or(setup::PASSWORD)).await,
+            (None, None) => anyhow::bail!("give --token or --email"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[arg(long)]
+    pub chat_id: i64,
+    #[command(flatten)]
+    pub caller: CallerArgs,
     /// Requests per scenario.
     #[arg(long, default_value_t = 1000)]
     pub requests: usize,
@@ -199,14 +217,8 @@ pub struct SearchArgs {
     /// The chat for the `chat` scope (the caller must be a member).
     #[arg(long)]
     pub chat_id: i64,
-    /// Bearer token of the searching user (or give --email).
-    #[arg(long)]
-    pub token: Option<String>,
-    #[arg(long)]
-    pub email: Option<String>,
-    /// Defaults to the generator's password.
-    #[arg(long)]
-    pub password: Option<String>,
+    #[command(flatten)]
+    pub caller: CallerArgs,
     /// Measured requests per scenario.
     #[arg(long, default_value_t = 200)]
     pub requests: usize,

@@ -24,37 +24,8 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::SearchArgs;
-use crate::setup::{Api, PASSWORD};
-use crate::stats::{new_histogram, record_nanos};
-
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct Percentiles {
-    pub count: u64,
-    pub p50_ms: f64,
-    pub p90_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-    pub mean_ms: f64,
-}
-
-impl Percentiles {
-    fn from_histogram(hist: &Histogram<u64>) -> Self {
-        if hist.is_empty() {
-            return Self::default();
-        }
-        let ms = |us: u64| us as f64 / 1_000.0;
-        Self {
-            count: hist.len(),
-            p50_ms: ms(hist.value_at_quantile(0.50)),
-            p90_ms: ms(hist.value_at_quantile(0.90)),
-            p95_ms: ms(hist.value_at_quantile(0.95)),
-            p99_ms: ms(hist.value_at_quantile(0.99)),
-            max_ms: ms(hist.max()),
-            mean_ms: hist.mean() / 1_000.0,
-        }
-    }
-}
+use crate::setup::Api;
+use crate::stats::{LatencySummary, new_histogram, record_nanos};
 
 #[derive(Debug, Serialize)]
 pub struct SearchScenarioReport {
@@ -75,7 +46,7 @@ pub struct SearchScenarioReport {
     pub min_items: usize,
     pub max_items: usize,
     #[serde(flatten)]
-    pub latency: Percentiles,
+    pub latency: LatencySummary,
 }
 
 #[derive(Debug, Serialize)]
@@ -156,11 +127,7 @@ fn encode(raw: &str) -> String {
 pub async fn run(args: &SearchArgs) -> Result<SearchBenchReport> {
     ensure!((1..=100).contains(&args.limit), "--limit must be within 1..=100");
     let api = Api::new(&args.common.base_url)?;
-    let token = match (&args.token, &args.email) {
-        (Some(t), _) => t.clone(),
-        (None, Some(email)) => api.login_with(email, args.password.as_deref().unwrap_or(PASSWORD)).await?,
-        (None, None) => bail!("give --token or --email"),
-    };
+    let token = args.caller.token(&api).await?;
     let kinds: Vec<(&str, &str)> = vec![
         ("common", args.common_word.as_str()),
         ("mid", args.mid_word.as_str()),
@@ -294,7 +261,7 @@ impl Tally {
             mean_items: self.items as f64 / (ok.max(1) as f64),
             min_items: if ok == 0 { 0 } else { self.min_items },
             max_items: self.max_items,
-            latency: Percentiles::from_histogram(&self.hist),
+            latency: LatencySummary::from_histogram(&self.hist),
         }
     }
 }

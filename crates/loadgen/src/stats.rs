@@ -48,6 +48,7 @@ pub fn expected_deliveries(members: usize, devices: usize) -> u64 {
 pub struct LatencySummary {
     pub count: u64,
     pub p50_ms: f64,
+    pub p90_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
@@ -63,6 +64,7 @@ impl LatencySummary {
         Self {
             count: hist.len(),
             p50_ms: ms(hist.value_at_quantile(0.50)),
+            p90_ms: ms(hist.value_at_quantile(0.90)),
             p95_ms: ms(hist.value_at_quantile(0.95)),
             p99_ms: ms(hist.value_at_quantile(0.99)),
             max_ms: ms(hist.max()),
