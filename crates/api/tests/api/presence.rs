@@ -92,3 +92,35 @@ async fn presence_crosses_instances_and_a_move_between_them_is_not_offline() -> 
     assert_eq!(get(&a, &bob.token, &format!("/users/{}", alice.id)).await?["online"], json!(false));
     Ok(())
 }
+
+/// Redis, which holds who is online on which instance, dies. Presence then judges from this instance
+/// alone, within its one-second bound: a connection is never held up, contacts still hear a user come
+/// online and go offline, and `GET /users/{id}` still answers.
+#[tokio::test]
+async fn with_redis_down_presence_answers_from_this_instance_and_holds_up_nothing() -> anyhow::Result<()> {
+    let Some(mut redis) = crate::scale_out::OwnRedis::start().await? else { return Ok(()) };
+    let database = TestDatabase::create().await?;
+    let url = redis.url();
+    let overrides = [("REDIS_URL", url.as_str()), ("PRESENCE_OFFLINE_GRACE_SECS", GRACE)];
+    let (address, _) = spawn_on(database.url(), &overrides).await?;
+    let (alice, bob) = (person(&address, "alice").await?, person(&address, "bob").await?);
+    private_chat(&address, &alice, &bob).await?;
+    let mut bob_ws = WsClient::connect(&address, &bob.token).await?;
+    redis.stop()?;
+
+    let started = std::time::Instant::now();
+    let mut alice_ws = WsClient::connect(&address, &alice.token).await?;
+    alice_ws.send_json(json!({"type": "ping"})).await?;
+    assert_eq!(alice_ws.next_of("pong").await?["type"], "pong");
+    assert!(started.elapsed() < Duration::from_secs(2), "a connection waited {:?} for Redis", started.elapsed());
+    let online = bob_ws.next_of("presence").await?;
+    assert_eq!((online["user_id"].as_i64(), online["online"].as_bool()), (Some(alice.id), Some(true)));
+    assert_eq!(get(&address, &bob.token, &format!("/users/{}", alice.id)).await?["online"], json!(true));
+
+    drop(alice_ws);
+    let offline = bob_ws.next_of("presence").await?;
+    assert_eq!((offline["user_id"].as_i64(), offline["online"].as_bool()), (Some(alice.id), Some(false)));
+    let seen = get(&address, &bob.token, &format!("/users/{}", alice.id)).await?;
+    assert_eq!((seen["online"].clone(), seen["last_seen"].clone()), (json!(false), offline["last_seen"].clone()));
+    Ok(())
+}

@@ -90,14 +90,14 @@ async fn a_client_id_raced_on_two_instances_stores_one_row() -> anyhow::Result<(
 }
 
 /// A Redis server of the test's own on a free port, which it can stop and start again on that port.
-struct OwnRedis {
+pub struct OwnRedis {
     port: u16,
     process: Option<std::process::Child>,
 }
 
 impl OwnRedis {
     /// `None` when there is no `redis-server` to run and no Redis was required (`TEST_REDIS_URL` unset).
-    async fn start() -> anyhow::Result<Option<Self>> {
+    pub async fn start() -> anyhow::Result<Option<Self>> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let mut redis = Self { port, process: None };
         match redis.restart().await {
@@ -110,7 +110,7 @@ impl OwnRedis {
         }
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
@@ -127,7 +127,7 @@ impl OwnRedis {
         .await
     }
 
-    fn stop(&mut self) -> anyhow::Result<()> {
+    pub fn stop(&mut self) -> anyhow::Result<()> {
         if let Some(mut child) = self.process.take() {
             child.kill()?;
             child.wait()?;
