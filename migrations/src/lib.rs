@@ -7,6 +7,7 @@ mod m20261126_000001_chat_positions;
 mod m20261127_000001_sessions;
 mod m20261128_000001_message_chat_checked_by_store;
 mod m20261129_000001_edits_replies_search;
+mod m20261208_000001_lowest_read_pointers;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_sessions::Migration),
             Box::new(m20261128_000001_message_chat_checked_by_store::Migration),
             Box::new(m20261129_000001_edits_replies_search::Migration),
+            Box::new(m20261208_000001_lowest_read_pointers::Migration),
         ]
     }
 }

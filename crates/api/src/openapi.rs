@@ -14,7 +14,7 @@ use crate::http::{auth, chats, dto, edits, groups, health, messages, search, syn
     info(title = "messenger", description = "A Telegram-like messenger: REST for accounts, chats and history; real time over the WebSocket at GET /ws (see README)."),
     paths(
         auth::register, auth::token, auth::logout, users::me, users::search, users::presence,
-        chats::open_private, chats::list, chats::get,
+        chats::open_private, chats::list, chats::get, chats::members,
         groups::create, groups::add_member, groups::remove_member,
         messages::history, messages::send, messages::read, edits::edit, edits::remove, search::messages,
         sync::sync,

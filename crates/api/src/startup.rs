@@ -23,6 +23,9 @@ use crate::openapi::ApiDoc;
 use crate::state::Services;
 use crate::ws::{self, Hub};
 
+/// Connections one worker accepts at once (each WebSocket holds one for its life).
+const MAX_CONNECTIONS_PER_WORKER: usize = 200_000;
+
 /// A running server bound to its port (port 0 in tests picks a free one).
 pub struct Application {
     port: u16,
@@ -41,7 +44,13 @@ impl Application {
         let (adapters, watched) = infra::build(&config.infra).await?;
         let services = web::Data::new(Services::new(adapters, config.send_timeout, config.presence_grace));
         let metrics = Arc::new(Metrics::new()?);
-        let hub = Arc::new(Hub::new(config.ws.outbound_queue).with_metrics(metrics.ws.clone()));
+        let directory = services.clone().into_inner();
+        let hub = Arc::new(Hub::new(config.ws.outbound_queue).with_metrics(metrics.ws.clone()).with_directory(
+            Arc::new(move |user| {
+                let services = directory.clone();
+                Box::pin(async move { services.chats.chat_ids_of(user).await })
+            }),
+        ));
         metrics.watch(hub.clone(), watched)?;
         services.bus.subscribe(hub.clone());
         let endpoint = web::Data::new(Endpoint::new(metrics.clone(), config.metrics.token.clone()));
@@ -100,6 +109,9 @@ impl Application {
         })
         // A client gets this long to send its request head; a slow body is bounded by BodyDeadline.
         .client_request_timeout(Duration::from_secs(5))
+        // actix stops accepting past 25,600 connections a worker by default: far fewer WebSockets than
+        // an instance holds in memory (BENCHMARKS.md). The process's open-files limit is the real bound.
+        .max_connections(MAX_CONNECTIONS_PER_WORKER)
         .disable_signals()
         .shutdown_timeout(10)
         .listen(listener)?

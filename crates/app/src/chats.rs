@@ -3,13 +3,13 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use domain::chat::{Chat, ChatKind, ChatRepository, ChatSummary, GroupName};
+use domain::chat::{Chat, ChatKind, ChatRepository, ChatSummary, GroupName, Member, MemberPageLimit};
 use domain::events::{Event, EventBus};
 use domain::message::ReceiptRepository;
 use domain::user::UserRepository;
 use domain::{ChatId, DomainError, UserId};
 
-use crate::membership::members_if_member;
+use crate::membership::ensure_member;
 use crate::receipts::publish_read_by_all;
 
 /// The most members a group may start with (more can be added one by one).
@@ -46,7 +46,7 @@ impl ChatService {
         }
         let (chat, created) = self.chats.find_or_create_private(me, other).await?;
         if created {
-            self.publish_members_changed(&chat);
+            self.publish_created(&chat);
         }
         Ok((chat, created))
     }
@@ -70,7 +70,7 @@ impl ChatService {
         }
         let chat = self.chats.create_group(&name, me, &members).await?;
         tracing::info!(chat_id = %chat.id, members = chat.members.len(), "group created");
-        self.publish_members_changed(&chat);
+        self.publish_created(&chat);
         Ok(chat)
     }
 
@@ -91,7 +91,13 @@ impl ChatService {
         let added = self.chats.add_member(chat, user).await?;
         let updated = self.chats.find(chat).await?.ok_or(DomainError::NotFound("chat"))?;
         if added {
-            self.publish_members_changed(&updated);
+            let member_count = updated.members.len();
+            self.bus.publish(Event::MembersChanged {
+                chat_id: chat,
+                joined: vec![user],
+                left: Vec::new(),
+                member_count,
+            });
         }
         Ok(updated)
     }
@@ -111,11 +117,8 @@ impl ChatService {
         if !self.chats.remove_member(chat, user).await? {
             return Err(DomainError::NotFound("member"));
         }
-        let mut affected: Vec<UserId> = group.members.iter().map(|m| m.user_id).collect();
-        if !affected.contains(&user) {
-            affected.push(user);
-        }
-        self.bus.publish(Event::MembersChanged { chat_id: chat, affected });
+        let member_count = group.members.len().saturating_sub(1);
+        self.bus.publish(Event::MembersChanged { chat_id: chat, joined: Vec::new(), left: vec![user], member_count });
         let flipped = self.receipts.mark_read_by_all(chat, None).await?;
         publish_read_by_all(self.bus.as_ref(), flipped);
         Ok(())
@@ -128,6 +131,29 @@ impl ChatService {
         if found.is_member(me) { Ok(found) } else { Err(DomainError::Forbidden("you are not a member of this chat")) }
     }
 
+    /// A page of a chat's members by user id, for its members: how a large group's members are listed.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown chat, `Forbidden` for a non-member.
+    pub async fn members(
+        &self,
+        me: UserId,
+        chat: ChatId,
+        after: Option<UserId>,
+        limit: MemberPageLimit,
+    ) -> Result<Vec<Member>, DomainError> {
+        ensure_member(self.chats.as_ref(), chat, me).await?;
+        self.chats.members_page(chat, after, limit).await
+    }
+
+    /// The chats `user` is a member of.
+    ///
+    /// # Errors
+    /// When storage does not answer.
+    pub async fn chat_ids_of(&self, user: UserId) -> Result<Vec<ChatId>, DomainError> {
+        self.chats.chat_ids_of(user, None).await
+    }
+
     /// Every chat of `me`, most recent activity first.
     pub async fn list(&self, me: UserId) -> Result<Vec<ChatSummary>, DomainError> {
         self.chats.list_for_user(me).await
@@ -138,8 +164,8 @@ impl ChatService {
     /// # Errors
     /// `NotFound` for an unknown chat, `Forbidden` for a non-member.
     pub async fn typing(&self, me: UserId, chat: ChatId) -> Result<(), DomainError> {
-        let members = members_if_member(self.chats.as_ref(), chat, me).await?;
-        self.bus.publish(Event::Typing { chat_id: chat, user_id: me, members });
+        ensure_member(self.chats.as_ref(), chat, me).await?;
+        self.bus.publish(Event::Typing { chat_id: chat, user_id: me });
         Ok(())
     }
 
@@ -152,10 +178,11 @@ impl ChatService {
         }
     }
 
-    /// Tells the chat's members that the chat changed.
-    fn publish_members_changed(&self, chat: &Chat) {
-        let affected = chat.members.iter().map(|m| m.user_id).collect();
-        self.bus.publish(Event::MembersChanged { chat_id: chat.id, affected });
+    /// Tells the members of a new chat that it exists.
+    fn publish_created(&self, chat: &Chat) {
+        let joined = chat.members.iter().map(|m| m.user_id).collect();
+        let member_count = chat.members.len();
+        self.bus.publish(Event::MembersChanged { chat_id: chat.id, joined, left: Vec::new(), member_count });
     }
 }
 
@@ -236,7 +263,7 @@ mod tests {
             .returning(|_, _, _| Ok(group(1, &[1, 2, 3])));
         let mut bus = MockEventBus::new();
         bus.expect_publish()
-            .withf(|e| matches!(e, Event::MembersChanged { affected, .. } if affected.len() == 3))
+            .withf(|e| matches!(e, Event::MembersChanged { joined, left, .. } if joined.len() == 3 && left.is_empty()))
             .times(1)
             .return_const(());
         let chats = service(repo, users, MockReceiptRepository::new(), bus);

@@ -9,7 +9,7 @@ use domain::message::{Message, MessageRepository, MessageText};
 use domain::rate_limit::{RateKind, RateLimiter};
 use domain::{ChatId, ConnectionId, DomainError, MessageId, UserId};
 
-use crate::membership::members_if_member;
+use crate::membership::ensure_member;
 
 pub struct EditService {
     chats: Arc<dyn ChatRepository>,
@@ -45,7 +45,7 @@ impl EditService {
         origin: Option<ConnectionId>,
     ) -> Result<Message, DomainError> {
         let text = MessageText::new(text)?;
-        let members = members_if_member(self.chats.as_ref(), chat, editor).await?;
+        ensure_member(self.chats.as_ref(), chat, editor).await?;
         let original = self.live_message(chat, id).await?;
         if original.sender_id != editor {
             return Err(DomainError::Forbidden("only its sender may edit a message"));
@@ -53,7 +53,7 @@ impl EditService {
         self.limiter.acquire(editor, RateKind::Send)?;
         // A deletion may have won the race since the look-up: then there is nothing left to edit.
         let edited = self.messages.edit(chat, id, text).await?.ok_or(DomainError::NotFound("message"))?;
-        self.bus.publish(Event::MessageEdited { message: edited.clone(), members, origin });
+        self.bus.publish(Event::MessageEdited { message: edited.clone(), origin });
         Ok(edited)
     }
 
@@ -65,7 +65,7 @@ impl EditService {
     /// another member's message. (Like other requests, it draws from the request budget at the edge.)
     #[tracing::instrument(skip(self), fields(%deleter, %chat, %id))]
     pub async fn delete(&self, deleter: UserId, chat: ChatId, id: MessageId) -> Result<(), DomainError> {
-        let members = members_if_member(self.chats.as_ref(), chat, deleter).await?;
+        ensure_member(self.chats.as_ref(), chat, deleter).await?;
         let message = self.messages.find(chat, id).await?.ok_or(DomainError::NotFound("message"))?;
         if message.deleted {
             return Ok(());
@@ -74,7 +74,7 @@ impl EditService {
             return Err(DomainError::Forbidden("only its sender or the group's creator may delete a message"));
         }
         if let Some(tombstone) = self.messages.delete(chat, id).await? {
-            self.bus.publish(Event::MessageDeleted { message: tombstone, members });
+            self.bus.publish(Event::MessageDeleted { message: tombstone });
         }
         Ok(())
     }
@@ -158,7 +158,7 @@ mod tests {
         });
         let mut bus = MockEventBus::new();
         bus.expect_publish()
-            .withf(|e| matches!(e, Event::MessageEdited { message, members, .. } if message.version == 8 && members.len() == 2))
+            .withf(|e| matches!(e, Event::MessageEdited { message, .. } if message.version == 8))
             .times(1)
             .return_const(());
         let edited =

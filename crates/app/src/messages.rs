@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::membership::members_if_member;
+use crate::membership::ensure_member;
 use crate::sequencer::{ChatLanes, Leading};
 
 /// How long a send may wait for the database before its sender is told to retry (`unavailable`).
@@ -90,7 +90,7 @@ impl MessageService {
         origin: Option<ConnectionId>,
     ) -> Result<PendingSend, DomainError> {
         let text = MessageText::new(text)?;
-        let members = members_if_member(self.chats.as_ref(), chat, sender).await?;
+        ensure_member(self.chats.as_ref(), chat, sender).await?;
         if let Some(reply_to) = reply_to
             && self.messages.chat_of(reply_to).await? != Some(chat)
         {
@@ -107,9 +107,7 @@ impl MessageService {
         // The lane's leader stores on a task of its own: when the database is slow the sender is told to
         // retry at the deadline, while a statement already in flight finishes and, if it stored the
         // message, still broadcasts it, so that a late commit is never a silent one.
-        if let Some(leading) =
-            self.lanes.enqueue(chat, Queued { send: Stored { new, members, origin, deadline }, reply })
-        {
+        if let Some(leading) = self.lanes.enqueue(chat, Queued { send: Stored { new, origin, deadline }, reply }) {
             tokio::spawn(lead(self.lanes.clone(), self.messages.clone(), self.bus.clone(), leading));
         }
         Ok(PendingSend {
@@ -134,7 +132,7 @@ impl MessageService {
         chat: ChatId,
         query: HistoryQuery,
     ) -> Result<Vec<Message>, DomainError> {
-        members_if_member(self.chats.as_ref(), chat, reader).await?;
+        ensure_member(self.chats.as_ref(), chat, reader).await?;
         self.messages.history(chat, query).await
     }
 
@@ -158,10 +156,9 @@ impl MessageService {
     }
 }
 
-/// What one send stores and to whom it goes.
+/// What one send stores, and the connection that answers for it.
 struct Stored {
     new: NewMessage,
-    members: Vec<UserId>,
     origin: Option<ConnectionId>,
     deadline: Instant,
 }
@@ -251,7 +248,7 @@ async fn store_group(messages: &dyn MessageRepository, bus: &dyn EventBus, group
     for (queued, outcome) in live.into_iter().zip(outcomes) {
         let Queued { send, reply } = queued;
         if let Ok(InsertOutcome::Inserted(message)) = &outcome {
-            bus.publish(Event::MessageSent { message: message.clone(), members: send.members, origin: send.origin });
+            bus.publish(Event::MessageSent { message: message.clone(), origin: send.origin });
         }
         // A caller that gave up is fine: it retries with the same client_id.
         let _ = reply.send(outcome);
@@ -325,7 +322,6 @@ mod tests {
     fn lead_chat_5(
         service: &MessageService,
         text: &str,
-        members: Vec<UserId>,
         deadline: Instant,
     ) -> (Leading, oneshot::Receiver<Result<InsertOutcome, DomainError>>) {
         let (reply, answer) = oneshot::channel();
@@ -337,7 +333,7 @@ mod tests {
             client_id: Uuid::from_u128(7),
             reply_to: None,
         };
-        let queued = Queued { send: Stored { new, members, origin: None, deadline }, reply };
+        let queued = Queued { send: Stored { new, origin: None, deadline }, reply };
         let Some(leading) = service.lanes.enqueue(ChatId(5), queued) else { panic!("an idle lane") };
         (leading, answer)
     }
@@ -355,7 +351,7 @@ mod tests {
         let mut bus = MockEventBus::new();
         let origin = ConnectionId::new();
         bus.expect_publish()
-            .withf(move |e| matches!(e, Event::MessageSent { members, origin: Some(o), .. } if members.len() == 2 && *o == origin))
+            .withf(move |e| matches!(e, Event::MessageSent { origin: Some(o), .. } if *o == origin))
             .times(1)
             .return_const(());
         let outcome = service(chats_with_members(vec![1, 2]), messages, bus, open_limiter())
@@ -449,7 +445,7 @@ mod tests {
         let service = service(chats_with_members(vec![1, 2]), messages, bus, open_limiter())
             .with_send_timeout(Duration::from_millis(50));
         // Another send leading the chat's lane keeps this one from the database past its deadline.
-        let (leading, _answer) = lead_chat_5(&service, "ahead", Vec::new(), Instant::now());
+        let (leading, _answer) = lead_chat_5(&service, "ahead", Instant::now());
         let outcome = service.send(UserId(1), ChatId(5), "hi", CLIENT, None, None).await;
         assert!(matches!(outcome, Err(DomainError::Unavailable { .. })), "{outcome:?}");
         // The lane moves on: both sends are past their deadlines, so neither reaches the database.
@@ -482,7 +478,7 @@ mod tests {
         });
         let service = Arc::new(service(chats_with_members(vec![1, 2]), messages, bus, open_limiter()));
         let deadline = Instant::now() + Duration::from_secs(5);
-        let (leading, _answer) = lead_chat_5(&service, "first", vec![UserId(1), UserId(2)], deadline);
+        let (leading, _answer) = lead_chat_5(&service, "first", deadline);
         let sends: Vec<_> = (0..3u128)
             .map(|i| {
                 let service = service.clone();

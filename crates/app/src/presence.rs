@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DurationRound, TimeDelta, Utc};
-use domain::chat::ChatRepository;
+use domain::chat::{ChatRepository, INLINE_MEMBERS_MAX};
 use domain::events::{Event, EventBus};
 use domain::presence::{Presence, PresenceRegistry};
 use domain::user::{User, UserRepository};
@@ -128,15 +128,16 @@ fn lock(devices: &Mutex<HashMap<UserId, Devices>>) -> MutexGuard<'_, HashMap<Use
 }
 
 async fn publish(ports: &PresencePorts, user: UserId, presence: Presence) {
-    match ports.chats.contacts_of(user).await {
-        Ok(recipients) if recipients.is_empty() => {}
-        Ok(recipients) => ports.bus.publish(Event::PresenceChanged { user, presence, recipients }),
+    match ports.chats.chat_ids_of(user, Some(INLINE_MEMBERS_MAX)).await {
+        Ok(chats) if chats.is_empty() => {}
+        Ok(chats) => ports.bus.publish(Event::PresenceChanged { user, presence, chats }),
         Err(error) => tracing::warn!(%error, %user, "presence: could not find whom to tell"),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use domain::ChatId;
     use domain::chat::MockChatRepository;
     use domain::events::MockEventBus;
     use domain::presence::MockPresenceRegistry;
@@ -146,7 +147,7 @@ mod tests {
 
     fn service(registry: MockPresenceRegistry, users: MockUserRepository, bus: MockEventBus) -> PresenceService {
         let mut chats = MockChatRepository::new();
-        chats.expect_contacts_of().returning(|_| Ok(vec![UserId(2)]));
+        chats.expect_chat_ids_of().returning(|_, _| Ok(vec![ChatId(2)]));
         let ports = PresencePorts {
             registry: Arc::new(registry),
             users: Arc::new(users),
@@ -159,7 +160,7 @@ mod tests {
     fn online_frames(bus: &mut MockEventBus, online: bool, times: usize) {
         bus.expect_publish()
             .withf(move |e| {
-                matches!(e, Event::PresenceChanged { presence, recipients, .. } if presence.online == online && recipients == &[UserId(2)])
+                matches!(e, Event::PresenceChanged { presence, chats, .. } if presence.online == online && chats == &[ChatId(2)])
             })
             .times(times)
             .return_const(());

@@ -7,7 +7,7 @@ use domain::events::{Event, EventBus};
 use domain::message::{MessageRepository, ReadByAll, ReceiptRepository};
 use domain::{ChatId, ConnectionId, DomainError, MessageId, UserId};
 
-use crate::membership::members_if_member;
+use crate::membership::ensure_member;
 
 pub struct ReceiptService {
     chats: Arc<dyn ChatRepository>,
@@ -40,14 +40,14 @@ impl ReceiptService {
         up_to: MessageId,
         origin: Option<ConnectionId>,
     ) -> Result<bool, DomainError> {
-        let members = members_if_member(self.chats.as_ref(), chat, reader).await?;
+        ensure_member(self.chats.as_ref(), chat, reader).await?;
         if self.messages.chat_of(up_to).await? != Some(chat) {
             return Err(DomainError::NotFound("message"));
         }
         if !self.receipts.advance_read_pointer(chat, reader, up_to).await? {
             return Ok(false);
         }
-        let advanced = Event::ReadAdvanced { chat_id: chat, reader_id: reader, message_id: up_to, members, origin };
+        let advanced = Event::ReadAdvanced { chat_id: chat, reader_id: reader, message_id: up_to, origin };
         self.bus.publish(advanced);
         let flipped = self.receipts.mark_read_by_all(chat, Some(up_to)).await?;
         publish_read_by_all(self.bus.as_ref(), flipped);

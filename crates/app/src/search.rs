@@ -6,7 +6,7 @@ use domain::chat::ChatRepository;
 use domain::message::{Message, MessageRepository, SearchLimit, SearchQuery, SearchTerms};
 use domain::{ChatId, DomainError, MessageId, UserId};
 
-use crate::membership::members_if_member;
+use crate::membership::ensure_member;
 
 pub struct SearchService {
     chats: Arc<dyn ChatRepository>,
@@ -37,7 +37,7 @@ impl SearchService {
         let terms = SearchTerms::new(request.q)?;
         let limit = SearchLimit::or_default(request.limit)?;
         if let Some(chat) = request.chat {
-            members_if_member(self.chats.as_ref(), chat, searcher).await?;
+            ensure_member(self.chats.as_ref(), chat, searcher).await?;
         }
         self.messages.search(searcher, SearchQuery { terms, chat: request.chat, before: request.before, limit }).await
     }

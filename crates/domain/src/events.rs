@@ -1,5 +1,7 @@
 //! What happened, as the real-time layer needs to hear it, and the port that carries it between
-//! processes. Events name their recipients so that delivery needs no database lookup.
+//! processes. Events name their chat, never its members: each instance knows which chats the users
+//! connected to it belong to, so an event's size and an instance's work on it do not grow with the
+//! size of the group, only with the members connected there.
 
 use std::sync::Arc;
 
@@ -13,28 +15,26 @@ use crate::presence::Presence;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     /// A new message: to every connection of every member but `origin`.
-    MessageSent { message: Message, members: Vec<UserId>, origin: Option<ConnectionId> },
+    MessageSent { message: Message, origin: Option<ConnectionId> },
     /// A message's text changed: to every connection of every member but `origin` (which gets an ack).
-    MessageEdited { message: Message, members: Vec<UserId>, origin: Option<ConnectionId> },
+    MessageEdited { message: Message, origin: Option<ConnectionId> },
     /// A message became a tombstone: to every connection of every member, the deleting one included.
-    MessageDeleted { message: Message, members: Vec<UserId> },
+    MessageDeleted { message: Message },
     /// A member's read pointer advanced: to every connection of every member but `origin`.
-    ReadAdvanced {
-        chat_id: ChatId,
-        reader_id: UserId,
-        message_id: MessageId,
-        members: Vec<UserId>,
-        origin: Option<ConnectionId>,
-    },
+    ReadAdvanced { chat_id: ChatId, reader_id: UserId, message_id: MessageId, origin: Option<ConnectionId> },
     /// Some of a sender's messages became read by everybody: to every connection of that sender.
     ReadByAll(ReadByAll),
     /// A member is typing: to the connections of the other members.
-    Typing { chat_id: ChatId, user_id: UserId, members: Vec<UserId> },
-    /// A user came online or went offline: to the connections of `recipients` (who share a chat with it).
-    PresenceChanged { user: UserId, presence: Presence, recipients: Vec<UserId> },
-    /// A chat appeared or its membership changed: caches of membership must forget it, and the
-    /// affected users (the members, and whoever just left) refresh their chat list.
-    MembersChanged { chat_id: ChatId, affected: Vec<UserId> },
+    Typing { chat_id: ChatId, user_id: UserId },
+    /// A user came online or went offline: to the connections of everybody sharing one of `chats` (the
+    /// user's chats) with it.
+    PresenceChanged { user: UserId, presence: Presence, chats: Vec<ChatId> },
+    /// A chat appeared or its membership changed: `joined` became members and `left` stopped being
+    /// members (the change, not the membership); `member_count` members it has now. Caches of membership
+    /// forget the chat. Whoever joined or left refreshes its chat list, and so does every member of a
+    /// chat of at most [`crate::chat::INLINE_MEMBERS_MAX`] (members of a larger group see the change at
+    /// their next sync: one addition must not make thousands of clients reload their chats).
+    MembersChanged { chat_id: ChatId, joined: Vec<UserId>, left: Vec<UserId>, member_count: usize },
 }
 
 /// Receives every event published anywhere in the service (the WebSocket hub, membership caches).

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
-use domain::chat::{Chat, ChatRepository, ChatSummary, GroupName};
+use domain::chat::{Chat, ChatRepository, ChatSummary, GroupName, Member, MemberPageLimit};
 use domain::events::{Event, EventSink};
 use domain::{ChatId, DomainError, UserId};
 
@@ -125,8 +125,17 @@ impl ChatRepository for MembershipCache {
         self.inner.summaries_of(user, chats).await
     }
 
-    async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>, DomainError> {
-        self.inner.contacts_of(user).await
+    async fn members_page(
+        &self,
+        chat: ChatId,
+        after: Option<UserId>,
+        limit: MemberPageLimit,
+    ) -> Result<Vec<Member>, DomainError> {
+        self.inner.members_page(chat, after, limit).await
+    }
+
+    async fn chat_ids_of(&self, user: UserId, max_members: Option<usize>) -> Result<Vec<ChatId>, DomainError> {
+        self.inner.chat_ids_of(user, max_members).await
     }
 
     async fn share_a_chat(&self, a: UserId, b: UserId) -> Result<bool, DomainError> {
@@ -157,7 +166,12 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(cache.member_ids(ChatId(7)).await?, Some(vec![UserId(1), UserId(2)]));
         }
-        cache.deliver(&Event::MembersChanged { chat_id: ChatId(7), affected: vec![UserId(2)] });
+        cache.deliver(&Event::MembersChanged {
+            chat_id: ChatId(7),
+            joined: vec![UserId(2)],
+            left: vec![],
+            member_count: 2,
+        });
         cache.member_ids(ChatId(7)).await?;
         cache.member_ids(ChatId(7)).await?;
         Ok(())

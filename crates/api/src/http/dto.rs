@@ -84,7 +84,10 @@ pub struct ChatDto {
     /// The group's name, or the other member's name for a private chat.
     pub name: String,
     pub creator_id: Option<i64>,
+    /// Every member with its read pointer; in a chat of more than 100 members only the caller (the
+    /// others through `GET /chats/{chat_id}/members`).
     pub members: Vec<MemberDto>,
+    pub member_count: usize,
 }
 
 impl ChatDto {
@@ -95,7 +98,8 @@ impl ChatDto {
             kind: chat.kind.as_str(),
             name,
             creator_id: chat.creator_id.map(|id| id.0),
-            members: chat.members.into_iter().map(MemberDto::from).collect(),
+            members: chat.members_shown_to(viewer).cloned().map(MemberDto::from).collect(),
+            member_count: chat.members.len(),
         }
     }
 }

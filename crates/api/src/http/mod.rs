@@ -37,6 +37,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(actix_web::web::resource("/chats/private").default_service(actix_web::web::to(routing::unmatched)))
         .service(chats::list)
         .service(chats::get)
+        .service(chats::members)
         .service(groups::create)
         .service(groups::add_member)
         .service(groups::remove_member)

@@ -6,6 +6,7 @@
 
 mod frame_guard;
 pub mod hub;
+pub mod local_members;
 pub mod protocol;
 mod session;
 

@@ -101,14 +101,24 @@ pub async fn upgrade(
     let body = web::Payload::from_request(&req, &mut dev::Payload::from(guarded))
         .await
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let Some((connection, outbox)) = hub.register(user, settings.max_connections_per_user) else {
+    let Some((connection, outbox, reading)) = hub.register(user, settings.max_connections_per_user) else {
         tracing::warn!(user_id = %user, "too many websockets for one user; upgrade refused");
         return Err(DomainError::RateLimited { retry_after: Duration::from_secs(1) }.into());
     };
+    // The chats are read after registering, so that a change made meanwhile is heard and replayed, and
+    // before answering, so that the client hears its chats' events from its first frame on.
+    let chats = match services.chats.chat_ids_of(user).await {
+        Ok(chats) => chats,
+        Err(error) => {
+            hub.unregister(&connection, Some(reading));
+            return Err(error.into());
+        }
+    };
+    hub.learn(user, reading, chats);
     let (mut response, session, stream) = match actix_ws::handle(&req, body) {
         Ok(handled) => handled,
         Err(error) => {
-            hub.unregister(&connection);
+            hub.unregister(&connection, None);
             return Err(ApiError::BadRequest(error.to_string()));
         }
     };
@@ -132,7 +142,7 @@ pub async fn upgrade(
         let limits = ReadLimits { idle_timeout: settings.idle_timeout, oversized };
         services.presence.device_connected(user);
         read(session, stream, &connection, &services, last_heard, limits).await;
-        hub.unregister(&connection);
+        hub.unregister(&connection, None);
         services.presence.device_disconnected(user);
         connection.close(CloseCode::Normal);
         tracing::info!(user_id = %connection.user, connection = %connection.id.0, "websocket disconnected");

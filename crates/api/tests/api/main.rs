@@ -10,6 +10,7 @@ mod edits;
 mod groups;
 mod helpers;
 mod http_edges;
+mod large_groups;
 mod messages;
 mod metrics;
 mod misc;

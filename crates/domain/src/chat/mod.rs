@@ -3,7 +3,9 @@
 mod model;
 mod ports;
 
-pub use model::{Chat, ChatKind, ChatSummary, GROUP_MAX_MEMBERS, GroupName, Member};
+pub use model::{
+    Chat, ChatKind, ChatSummary, GROUP_MAX_MEMBERS, GroupName, INLINE_MEMBERS_MAX, Member, MemberPageLimit,
+};
 pub use ports::ChatRepository;
 #[cfg(feature = "mocks")]
 pub use ports::MockChatRepository;

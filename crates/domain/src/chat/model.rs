@@ -10,6 +10,14 @@ const GROUP_NAME_MAX_CHARS: usize = 128;
 /// The most members a group may have; members past the first 1,000 are added one by one.
 pub const GROUP_MAX_MEMBERS: usize = 10_000;
 
+/// A chat with more members than this names only the viewer among its members when it is shown (the chat
+/// list, a sync, a chat): the others page through [`MemberPageLimit`]-sized pages of their own. A chat
+/// list stays small whatever the groups in it.
+pub const INLINE_MEMBERS_MAX: usize = 100;
+
+/// Members per page of a chat's member list: 1..=1000, 200 unless asked.
+pub type MemberPageLimit = crate::limit::Limit<1000, 200>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChatKind {
@@ -46,6 +54,13 @@ pub struct Chat {
 }
 
 impl Chat {
+    /// The members as `viewer` is shown them: all of them, or only the viewer past
+    /// [`INLINE_MEMBERS_MAX`].
+    pub fn members_shown_to(&self, viewer: UserId) -> impl Iterator<Item = &Member> {
+        let all = self.members.len() <= INLINE_MEMBERS_MAX;
+        self.members.iter().filter(move |m| all || m.user_id == viewer)
+    }
+
     pub fn is_member(&self, user: UserId) -> bool {
         self.members.iter().any(|m| m.user_id == user)
     }

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use super::model::{Chat, ChatSummary, GroupName};
+use super::model::{Chat, ChatSummary, GroupName, Member, MemberPageLimit};
 use crate::error::DomainError;
 use crate::ids::{ChatId, UserId};
 
@@ -46,8 +46,16 @@ pub trait ChatRepository: Send + Sync {
     /// client holds.
     async fn versions_for_user(&self, user: UserId) -> Result<Vec<(ChatId, i64)>, DomainError>;
 
-    /// The users who share at least one chat with `user`, without `user`: who hears of its presence.
-    async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>, DomainError>;
+    /// Members of `chat` in the order of their ids, those above `after` (all when `None`), at most `limit`.
+    async fn members_page(
+        &self,
+        chat: ChatId,
+        after: Option<UserId>,
+        limit: MemberPageLimit,
+    ) -> Result<Vec<Member>, DomainError>;
+
+    /// The chats `user` is a member of; only those of at most `max_members` members when given.
+    async fn chat_ids_of(&self, user: UserId, max_members: Option<usize>) -> Result<Vec<ChatId>, DomainError>;
 
     /// Whether `a` and `b` are members of a common chat.
     async fn share_a_chat(&self, a: UserId, b: UserId) -> Result<bool, DomainError>;

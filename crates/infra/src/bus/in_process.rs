@@ -73,7 +73,12 @@ mod tests {
         bus.subscribe(a.clone());
         bus.subscribe(b.clone());
         for chat in 1..=3 {
-            bus.publish(Event::MembersChanged { chat_id: ChatId(chat), affected: Vec::new() });
+            bus.publish(Event::MembersChanged {
+                chat_id: ChatId(chat),
+                joined: Vec::new(),
+                left: Vec::new(),
+                member_count: 0,
+            });
         }
         for recorder in [a, b] {
             let events = recorder.0.lock().map(|e| e.clone()).unwrap_or_default();

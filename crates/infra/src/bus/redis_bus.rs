@@ -19,7 +19,7 @@ use super::{BusStats, InProcessBus};
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// The wire format of [`Envelope`]. An instance that hears another version cannot know what it missed
 /// and treats it as lost events (its connections resync) rather than dropping them silently.
-const ENVELOPE_VERSION: u16 = 2;
+const ENVELOPE_VERSION: u16 = 3;
 /// Events waiting for Redis at most; past it they are dropped and the loss announced once Redis is back.
 const OUTGOING_CAPACITY: usize = 16 * 1024;
 /// Events per pipelined round trip to Redis.
@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn other_instances_events_are_delivered_and_own_ones_skipped() {
         let (listener, recorder) = listener();
-        let event = Event::MembersChanged { chat_id: ChatId(3), affected: vec![] };
+        let event = Event::MembersChanged { chat_id: ChatId(3), joined: vec![], left: vec![], member_count: 0 };
         assert!(listener.receive(&envelope(2, &Body::Event(event.clone()))));
         assert!(listener.receive(&envelope(1, &Body::Event(event.clone()))));
         assert_eq!(recorder.events.lock().map(|e| e.clone()).unwrap_or_default(), vec![event]);

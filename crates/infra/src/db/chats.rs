@@ -2,7 +2,9 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::chat::{Chat, ChatKind, ChatRepository, ChatSummary, GROUP_MAX_MEMBERS, GroupName, Member};
+use domain::chat::{
+    Chat, ChatKind, ChatRepository, ChatSummary, GROUP_MAX_MEMBERS, GroupName, Member, MemberPageLimit,
+};
 use domain::message::Message;
 use domain::{ChatId, DomainError, MessageId, UserId};
 use sea_orm::sea_query::OnConflict;
@@ -92,6 +94,11 @@ const SUMMARIES_SQL: &str = "SELECT c.id, c.type AS kind, c.name, g.creator_id, 
     LEFT JOIN messages lm ON lm.chat_id = c.id AND lm.seq = c.last_seq
     WHERE me.user_id = $1 {only}
     ORDER BY COALESCE(lm.id, 0) DESC, c.id DESC";
+
+/// A page of members by user id, through the `(chat_id, user_id)` unique index.
+const MEMBERS_PAGE_SQL: &str = "SELECT m.chat_id, m.user_id, u.name, m.last_read_message_id
+    FROM chat_members m JOIN users u ON u.id = m.user_id
+    WHERE m.chat_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3";
 
 const MEMBERS_OF_USERS_CHATS_SQL: &str = "SELECT m.chat_id, m.user_id, u.name, m.last_read_message_id
     FROM chat_members m JOIN users u ON u.id = m.user_id
@@ -341,15 +348,36 @@ impl ChatRepository for SeaChatRepository {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>, DomainError> {
-        let sql = "SELECT DISTINCT other.user_id AS id FROM chat_members me
-            JOIN chat_members other ON other.chat_id = me.chat_id
-            WHERE me.user_id = $1 AND other.user_id <> $1";
-        let rows = IdRow::find_by_statement(statement(&self.db, sql, [user.0.into()]))
+    async fn members_page(
+        &self,
+        chat: ChatId,
+        after: Option<UserId>,
+        limit: MemberPageLimit,
+    ) -> Result<Vec<Member>, DomainError> {
+        let values = [chat.0.into(), after.map_or(0, |u| u.0).into(), i64::from(limit.get()).into()];
+        let rows = MemberRow::find_by_statement(statement(&self.db, MEMBERS_PAGE_SQL, values))
             .all(&self.db)
             .await
             .map_err(unexpected)?;
-        Ok(rows.into_iter().map(|row| UserId(row.id)).collect())
+        Ok(rows.into_iter().map(member_of).collect())
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn chat_ids_of(&self, user: UserId, max_members: Option<usize>) -> Result<Vec<ChatId>, DomainError> {
+        let rows = match max_members {
+            None => {
+                let sql = "SELECT chat_id AS id FROM chat_members WHERE user_id = $1";
+                IdRow::find_by_statement(statement(&self.db, sql, [user.0.into()])).all(&self.db).await
+            }
+            Some(most) => {
+                let sql = "SELECT me.chat_id AS id FROM chat_members me WHERE me.user_id = $1
+                    AND (SELECT count(*) FROM chat_members o WHERE o.chat_id = me.chat_id) <= $2";
+                let most = i64::try_from(most).unwrap_or(i64::MAX);
+                IdRow::find_by_statement(statement(&self.db, sql, [user.0.into(), most.into()])).all(&self.db).await
+            }
+        }
+        .map_err(unexpected)?;
+        Ok(rows.into_iter().map(|row| ChatId(row.id)).collect())
     }
 
     #[tracing::instrument(skip(self))]

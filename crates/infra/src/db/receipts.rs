@@ -34,15 +34,20 @@ const ADVANCE_AND_BUMP_POSTGRES: &str = "WITH advanced AS (
     UPDATE chats SET version = version + 1 WHERE id IN (SELECT chat_id FROM advanced)";
 
 /// Flips, in one statement, every unread message that no current member other than its sender still
-/// has above its read pointer. The partial index on unread messages keeps the scan to those. Two
-/// readers racing both run it; a row flips in only one of them (the other re-checks `NOT read`), so
-/// each flip is reported once.
-const FLIP_SQL: &str = "UPDATE messages SET read = TRUE
+/// has above its read pointer. Only the chat's two lowest pointers can hold a message back (the lowest,
+/// or the second lowest when the lowest is the sender's), so a read costs two index entries and the
+/// unread messages below the higher of them, whatever the size of the group. With fewer than two
+/// members nobody else can hold a message back. The partial index on unread messages keeps the scan to
+/// those. Two readers racing both run it; a row flips in only one of them (the other re-checks
+/// `NOT read`), so each flip is reported once.
+const FLIP_SQL: &str = "WITH lowest AS MATERIALIZED (
+        SELECT user_id, COALESCE(last_read_message_id, 0) AS pointer FROM chat_members
+        WHERE chat_id = $1 ORDER BY COALESCE(last_read_message_id, 0), user_id LIMIT 2)
+    UPDATE messages SET read = TRUE
     WHERE chat_id = $1 AND NOT read AND id <= $2
+      AND id <= (SELECT CASE WHEN COUNT(*) < 2 THEN $2 ELSE MAX(pointer) END FROM lowest)
       AND NOT EXISTS (
-        SELECT 1 FROM chat_members cm
-        WHERE cm.chat_id = messages.chat_id AND cm.user_id <> messages.sender_id
-          AND COALESCE(cm.last_read_message_id, 0) < messages.id)
+        SELECT 1 FROM lowest WHERE lowest.user_id <> messages.sender_id AND lowest.pointer < messages.id)
     RETURNING sender_id, id";
 
 #[derive(FromQueryResult)]
