@@ -4,6 +4,9 @@
 #   PG_URL   admin URL of PostgreSQL (default postgres://postgres@127.0.0.1:5432/postgres)
 #   REDIS    Redis URL for the two-instance run (default redis://127.0.0.1:6379)
 #   RUNS     runs per benchmark (default 3)    ONLY   one of: throughput onechat latency idle history sync scaleout search
+#            biggroup idle100k
+#   BIGGROUP_MEMBERS, BIGGROUP_RATES  size of the big-group benchmark (default 10000 members; 2,5,10,20 msg/s)
+#   NOFILE   open-files limit to raise to (default 262144; idle100k holds 100,000 sockets on each side)
 #   SEARCH_MESSAGES, SEARCH_OTHER_MESSAGES, SEARCH_OTHER_CHATS, SEARCH_REQUESTS, SEARCH_CONCURRENCY
 #            size of the search benchmark (default 1000000 in one chat, 200000 over 200 other chats of the
 #            same user, 300 requests per query kind, then all kinds interleaved 4 at a time);
@@ -16,7 +19,13 @@ export RUNS=${RUNS:-3}
 export OUT=${OUT:-$PWD/bench/results-$(date -u +%Y%m%dT%H%M%SZ).jsonl}
 ONLY=${ONLY:-}
 TARGET=${CARGO_TARGET_DIR:-target}
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# 100,000 connections need as many descriptors in the server and in loadgen, over the usual hard limit
+# (20,000 here): root may raise it up to fs.nr_open. Raised before any server starts, which inherits it.
+nofile=${NOFILE:-262144}
+nr_open=$(cat /proc/sys/fs/nr_open 2>/dev/null || echo "$nofile")
+(( nofile > nr_open )) && nofile=$nr_open
+if (( $(ulimit -Hn) < nofile )); then ulimit -Hn "$nofile" 2>/dev/null || echo "cannot raise the hard open-files limit to $nofile (needs root with CAP_SYS_RESOURCE); it stays $(ulimit -Hn)" >&2; fi
+ulimit -n "$(ulimit -Hn)"
 
 cargo build --release -p api -p loadgen
 export LOADGEN=$TARGET/release/loadgen
@@ -64,6 +73,23 @@ if want idle; then
   for _ in $(seq "$RUNS"); do
     stop_all; start 18080; export SERVER_PID=${pids[0]}
     ONLY=idle RUNS=1 bash crates/loadgen/bench.sh
+  done
+fi
+# h. one group of 10,000 members, all connected. A fresh server whose presence grace outlasts the run:
+# loadgen connects everyone once before the group exists, so that members coming online later tell
+# nobody (else 10,000 members connecting send each other 50 million presence frames; see BENCHMARKS.md).
+if want biggroup; then
+  for _ in $(seq "$RUNS"); do
+    stop_all; start 18080 PRESENCE_OFFLINE_GRACE_SECS=86400; export SERVER_PID=${pids[0]}
+    ONLY=biggroup RUNS=1 bash crates/loadgen/bench.sh
+  done
+fi
+# i. 100,000 idle connections beside (b): a fresh server per run, as for (c).
+if want idle100k; then
+  echo "open files: $(ulimit -Sn) soft, $(ulimit -Hn) hard" >&2
+  for _ in $(seq "$RUNS"); do
+    stop_all; start 18080; export SERVER_PID=${pids[0]}
+    ONLY=idle100k RUNS=1 bash crates/loadgen/bench.sh
   done
 fi
 want history && ONLY=history bash crates/loadgen/bench.sh

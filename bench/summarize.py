@@ -119,3 +119,32 @@ if search:
     concurrency = next((s["concurrency"] for r in search if isinstance(r, dict) for s in r.get("concurrent", [])), None)
     if concurrency:
         search_table(f"first pages interleaved, {concurrency} at a time ({spread(rates, 0)} req/s)", search, "concurrent")
+
+biggroup = [r for r in runs.get("biggroup", []) if isinstance(r, dict)]
+if biggroup:
+    setups = [r["setup"] for r in biggroup]
+    print()
+    print(
+        f"Big group: {setups[0]['members']:,} members; setup medians: register {spread([s['register_s'] for s in setups], 0)} s,"
+        f" group {spread([s['group_s'] for s in setups], 0)} s, connect {spread([s['connect_s'] for s in setups], 0)} s;"
+        f" server RSS {spread([s.get('server_rss_before_connect_mb') for s in setups], 0)} →"
+        f" {spread([s.get('server_rss_connected_mb') for s in setups], 0)} MB connected"
+    )
+    print()
+    print("| msgs/s offered | runs | deliveries/s | p50 ms | p90 ms | p99 ms | max ms | lost | dup | disconnects | server CPU % | loadgen CPU % |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    by_rate = defaultdict(list)
+    for report in biggroup:
+        for phase in report.get("phases", []):
+            by_rate[phase["rate"]].append(phase)
+    for rate, phases in by_rate.items():
+        lat = [p["delivery_latency"] for p in phases]
+        print(
+            f"| {rate:g} | {len(phases)} | {spread([p['deliveries_per_s'] for p in phases], 0)}"
+            f" | {spread([l['p50_ms'] for l in lat])} | {fmt(median([l['p90_ms'] for l in lat]), 1)}"
+            f" | {spread([l['p99_ms'] for l in lat])} | {fmt(median([l['max_ms'] for l in lat]), 1)}"
+            f" | {sum(p['lost'] for p in phases)} | {sum(p['duplicate_deliveries'] for p in phases)}"
+            f" | {sum(p['disconnects'] for p in phases)}"
+            f" | {fmt(median([(p.get('server') or {}).get('cpu_percent') for p in phases]), 0)}"
+            f" | {fmt(median([p['loadgen_cpu_percent'] for p in phases]), 0)} |"
+        )

@@ -3,13 +3,16 @@
 //! `loadgen [run options]` runs the standard messaging load; `loadgen history …` measures
 //! `GET /history`; `loadgen fill …` puts many messages into one chat; `loadgen sync …` measures
 //! `POST /sync` for a user with many chats of which a few changed; `loadgen search …` measures
-//! `GET /search/messages` per kind of query.
+//! `GET /search/messages` per kind of query; `loadgen biggroup …` measures delivery in one group of
+//! 10,000 connected members.
 
+mod biggroup;
 mod counters;
 mod device;
 mod fill;
 mod history_bench;
 mod history_check;
+mod idle;
 mod proc_stats;
 mod report;
 mod run;
@@ -47,6 +50,9 @@ enum Command {
     /// Latency of GET /search/messages: common, mid-frequency and rare words, two words, a prefix and no
     /// match, in one chat and in all the caller's chats, first and second page.
     Search(SearchArgs),
+    /// One group of many members (default 10,000), all connected; delivery latency to every member at
+    /// a few fixed total rates.
+    Biggroup(BigGroupArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -99,6 +105,12 @@ pub struct RunArgs {
     /// Extra idle connections (no chats, no traffic).
     #[arg(long, default_value_t = 0)]
     pub idle: usize,
+    /// Seconds an idle connection may take to open (TCP and handshake) before it counts as failed.
+    #[arg(long, default_value_t = 15.0)]
+    pub idle_connect_timeout: f64,
+    /// Stop opening idle connections after this many failures.
+    #[arg(long, default_value_t = 100)]
+    pub idle_max_failures: usize,
     /// Users that own the idle connections.
     #[arg(long, default_value_t = 16)]
     pub idle_users: usize,
@@ -251,6 +263,59 @@ pub struct SearchArgs {
     pub no_match: String,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct BigGroupArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Members of the group, each a registered user with one connection.
+    #[arg(long, default_value_t = 10_000)]
+    pub members: usize,
+    /// Members the group is created with (the server allows at most 1,000); the rest are added one by one.
+    #[arg(long, default_value_t = 1000)]
+    pub initial_members: usize,
+    /// Members that send, each on a second connection of its own.
+    #[arg(long, default_value_t = 4)]
+    pub senders: usize,
+    /// Total offered messages/s, one phase each, in this order, on the same connections.
+    #[arg(long, value_delimiter = ',', default_values_t = [2.0, 5.0, 10.0, 20.0])]
+    pub rates: Vec<f64>,
+    /// Seconds of sending before measuring, per phase.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup: f64,
+    /// Measured seconds per phase.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds to wait after a phase for outstanding deliveries.
+    #[arg(long, default_value_t = 10.0)]
+    pub drain: f64,
+    /// Connect every user once before the group exists, so that connecting later tells nobody (needs a
+    /// server with `PRESENCE_OFFLINE_GRACE_SECS` longer than the run); without it every member coming
+    /// online is told to every member already connected, 50 million presence frames for 10,000.
+    #[arg(long)]
+    pub prewarm_presence: bool,
+    /// After connecting, wait until no presence or membership frame came for this many seconds.
+    #[arg(long, default_value_t = 2.0)]
+    pub quiet: f64,
+    /// …but no longer than this.
+    #[arg(long, default_value_t = 300.0)]
+    pub settle_timeout: f64,
+    /// Local addresses to bind outgoing sockets to, in rotation (e.g. 127.0.0.2,127.0.0.3).
+    #[arg(long, value_delimiter = ',')]
+    pub source_ips: Vec<IpAddr>,
+    /// Server process to sample CPU time and RSS of (from /proc).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Concurrent registrations (bcrypt-bound on the server).
+    #[arg(long, default_value_t = 32)]
+    pub setup_concurrency: usize,
+    /// Concurrent `POST /groups/{id}/members`.
+    #[arg(long, default_value_t = 8)]
+    pub add_concurrency: usize,
+    /// Concurrent WebSocket handshakes.
+    #[arg(long, default_value_t = 64)]
+    pub connect_concurrency: usize,
+}
+
 fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
     if threads <= 1 {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
@@ -297,6 +362,14 @@ fn dispatch(command: Command) -> Result<bool> {
             }
             print_json(&report)?;
             Ok(report.scenarios.iter().chain(&report.concurrent).all(|s| s.failures == 0))
+        }
+        Command::Biggroup(args) => {
+            let report = runtime(args.common.threads)?.block_on(biggroup::run(&args))?;
+            if !args.common.json {
+                report.print_human();
+            }
+            print_json(&report)?;
+            Ok(report.ok)
         }
         Command::Fill(args) => {
             let report = runtime(args.common.threads)?.block_on(fill::run(&args))?;

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::counters::Shared;
 use crate::history_check::HistoryReport;
+use crate::idle::IdleOutcome;
 use crate::proc_stats::ProcUsage;
 use crate::stats::{LatencySummary, delivery_balance};
 
@@ -59,6 +60,7 @@ pub struct RunReport {
     pub server: Option<ProcReport>,
     pub loadgen_cpu_percent: f64,
     pub history: Option<HistoryReport>,
+    pub idle: Option<IdleOutcome>,
     pub failures: Vec<String>,
     pub ok: bool,
 }
@@ -71,6 +73,7 @@ impl RunReport {
         server: Option<ProcReport>,
         loadgen_cpu_percent: f64,
         history: Option<HistoryReport>,
+        idle: Option<IdleOutcome>,
     ) -> Self {
         let balance = delivery_balance(st.tracks.values());
         let errors_total: u64 = st.errors.values().sum();
@@ -97,6 +100,7 @@ impl RunReport {
             server,
             loadgen_cpu_percent,
             history,
+            idle,
             failures: Vec::new(),
             ok: true,
             config,
@@ -120,6 +124,9 @@ impl RunReport {
         check(self.duplicate_acks, "duplicate acks");
         check(self.unanswered, "sends never answered (no ack, no error)");
         check(self.order_violations, "ordering violations");
+        if let Some(idle) = &self.idle {
+            check((idle.failed + idle.skipped) as u64, "idle connections not opened");
+        }
         if let Some(h) = &self.history {
             check(h.acked_missing, "acked messages missing from history");
             check(h.duplicate_ids, "duplicate message ids in history");
@@ -167,6 +174,18 @@ impl RunReport {
             row("server RSS", format!("{:.1} MB (peak {:.1} MB)", s.usage.rss_end_mb, s.usage.rss_peak_mb));
             if let Some(kb) = s.rss_kb_per_idle_connection {
                 row("server RSS per idle conn", format!("{kb:.1} kB"));
+            }
+        }
+        if let Some(idle) = &self.idle {
+            row(
+                "idle connections",
+                format!(
+                    "{} open, {} failed, {} not tried, in {:.0} s",
+                    idle.connected, idle.failed, idle.skipped, idle.open_s
+                ),
+            );
+            if let Some(e) = &idle.first_error {
+                row("first idle failure", e.clone());
             }
         }
         row("loadgen CPU", format!("{:.0} % of a core", self.loadgen_cpu_percent));

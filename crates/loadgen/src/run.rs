@@ -12,6 +12,7 @@ use crate::RunArgs;
 use crate::counters::{Schedule, Shared, lock};
 use crate::device::{SendMode, SendPlan, SentRecord, run_device};
 use crate::history_check::check_history;
+use crate::idle::{self, IdleOptions};
 use crate::proc_stats::{ProcSample, kb_to_mb, sample, usage};
 use crate::report::{ProcReport, RunConfig, RunReport};
 use crate::setup::{Api, create_chats, group_partition, private_pairs, register_users};
@@ -19,7 +20,6 @@ use crate::stats::{expected_deliveries, now_nanos};
 use crate::ws_client::{Connector, Ws};
 
 const ACTIVE_READ_BUFFER: usize = 64 * 1024;
-const IDLE_READ_BUFFER: usize = 2 * 1024;
 
 pub async fn run(args: &RunArgs) -> Result<RunReport> {
     let api = Api::new(&args.common.base_url)?;
@@ -65,15 +65,12 @@ pub async fn run(args: &RunArgs) -> Result<RunReport> {
         sleep(Duration::from_millis(500)).await;
     }
     let server_before_idle = server_pid.as_deref().map(sample).transpose()?;
-    let idle: Vec<Ws> = stream::iter(0..args.idle)
-        .map(|i| {
-            let (connector, token) = (&connector, &idle_users[i % idle_users.len()].token);
-            async move { connector.connect(token, IDLE_READ_BUFFER).await }
-        })
-        .buffer_unordered(args.connect_concurrency.max(1))
-        .try_collect()
-        .await
-        .with_context(|| "opening idle connections (raise `ulimit -n`, or add --source-ips)")?;
+    let idle_opts = IdleOptions {
+        concurrency: args.connect_concurrency,
+        timeout: Duration::from_secs_f64(args.idle_connect_timeout),
+        max_failures: args.idle_max_failures,
+    };
+    let (idle, idle_outcome) = idle::open(&connector, &idle_users, args.idle, &idle_opts).await;
     if args.idle > 0 {
         sleep(Duration::from_millis(500)).await;
     }
@@ -154,7 +151,7 @@ pub async fn run(args: &RunArgs) -> Result<RunReport> {
     };
     let server = match (server_start, server_end) {
         (Some(start), Some(end)) => {
-            Some(server_report(&start, &end, peak_rss, server_before_idle, server_after_idle, args.idle))
+            Some(server_report(&start, &end, peak_rss, server_before_idle, server_after_idle, idle_outcome.connected))
         }
         _ => None,
     };
@@ -174,7 +171,8 @@ pub async fn run(args: &RunArgs) -> Result<RunReport> {
     };
     let loadgen_cpu = usage(&self_start, &self_end, 0).cpu_percent;
     let st = lock(&stats);
-    Ok(RunReport::build(config, &st, drain_time, server, loadgen_cpu, history))
+    let idle_outcome = (args.idle > 0).then_some(idle_outcome);
+    Ok(RunReport::build(config, &st, drain_time, server, loadgen_cpu, history, idle_outcome))
 }
 
 /// `count` users spread evenly over `0..n` (all of them when count >= n).
