@@ -41,6 +41,8 @@ const serverEnv = {
   RATE_AUTH_PER_SEC: '0',
   // Going offline shows on the other side after a second, not five.
   PRESENCE_OFFLINE_GRACE_SECS: '1',
+  // The large-group step registers a hundred people: the cheapest password hashing keeps that quick.
+  BCRYPT_COST: '4',
 };
 let server = null;
 
@@ -212,6 +214,28 @@ async function rest(method, path, bearer, body) {
   const text = await response.text();
   if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${text}`);
   return text ? JSON.parse(text) : null;
+}
+
+/** Registers a person from the test itself (Node); answers the User. */
+async function registerByRest(user) {
+  const response = await fetch(`${BASE_URL}/auth/register`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ ...user, password }),
+  });
+  if (response.status !== 201) throw new Error(`registering ${user.email} answered ${response.status}: ${await response.text()}`);
+  return response.json();
+}
+
+/** Signs a person in from the test itself (Node); answers the access token. */
+async function signInByRest(user) {
+  const response = await fetch(`${BASE_URL}/auth/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ username: user.email, password }),
+  });
+  if (!response.ok) throw new Error(`signing in ${user.email} answered ${response.status}: ${await response.text()}`);
+  return (await response.json()).access_token;
 }
 
 /** The caller's unread count in a chat, as the server counts it. */
@@ -905,6 +929,43 @@ try {
   await chatItem(phone, 'Lunch club').waitFor({ state: 'detached' });
   await line(a, `${bob.name} left`).waitFor();
   await phoneContext.close();
+
+  log('a group of 102: its Chat lists only alice, yet the header counts everyone, messages name their sender, the members dialog lists all');
+  const people = Array.from({ length: 101 }, (_, i) => {
+    const n = String(i + 1).padStart(3, '0');
+    return { name: `Crowd member ${n}`, email: `crowd${n}.${suffix}@example.com` };
+  });
+  const crowd = await Promise.all(people.map((person) => registerByRest(person)));
+  const hall = await rest('POST', '/groups', await tokenOf(a), { name: 'Town hall', member_ids: crowd.map((u) => u.id) });
+  assert.equal(hall.member_count, 102);
+  assert.deepEqual(hall.members.map((m) => m.name), [alice.name], 'more than 100: only the caller is listed inline');
+  const speaker = people[57];
+  const hello = 'Hello from the back row';
+  await rest('POST', `/chats/${hall.id}/messages`, await signInByRest(speaker), { text: hello, client_id: randomUUID() });
+  await chatItem(a, 'Town hall').waitFor();
+  await openChat(a, 'Town hall');
+  await subtitle(a).filter({ hasText: '102 members' }).waitFor();
+  await message(a, hello).locator('.msg-author', { hasText: speaker.name }).waitFor();
+  await chatItem(a, 'Town hall').locator('[data-testid="chat-preview"]', { hasText: `${speaker.name}: ${hello}` }).waitFor();
+  assert.equal(await a.locator('[data-testid="service-line"]').count(), 0, 'no "left" lines from a list of one');
+  await byTest(a, 'conv-info').click();
+  await a.locator('#members-dialog-title', { hasText: 'Town hall: 102 members' }).waitFor();
+  const memberRows = a.locator('[data-testid="member"]');
+  await until(async () => (await memberRows.count()) === 102, 'all 102 members in the dialog');
+  await memberRows.filter({ hasText: 'Crowd member 101' }).waitFor();
+  await shot(a, 'alice-large-group-members');
+
+  log('alice removes one of the 102 in the dialog: 101 members, listed, and no frame needed');
+  const leaving = memberRows.filter({ hasText: 'Crowd member 001' });
+  await leaving.locator('[data-testid="member-remove"]').click();
+  await byTest(a, 'confirm-ok').click();
+  await leaving.waitFor({ state: 'detached' });
+  await a.locator('#members-dialog-title', { hasText: 'Town hall: 101 members' }).waitFor();
+  assert.equal(await memberRows.count(), 101);
+  await byTest(a, 'members-close').click();
+  await subtitle(a).filter({ hasText: '101 members' }).waitFor();
+  await line(a, 'You removed Crowd member 001').waitFor();
+  assert.equal(await line(a, 'left').count(), 0, 'and no "left" line guessed from a partial list');
 
   log('keyboard: arrows move through the chat list, Enter opens; Esc cancels a reply, then closes the chat');
   await a.locator('#chat-list [data-testid="chat-item"]').first().focus();

@@ -439,6 +439,9 @@ export const api = {
   addMember: (chatId, userId) => request('POST', `/groups/${chatId}/members`, { json: { user_id: userId } }),
   removeMember: (chatId, userId) => request('DELETE', `/groups/${chatId}/members/${userId}`),
   chat: (chatId) => request('GET', `/chats/${chatId}`),
+  /** A page of a chat's members (with read pointers) by user id ascending, after user `afterId`. */
+  members: (chatId, afterId, limit = 1000) =>
+    request('GET', `/chats/${chatId}/members${query({ after_id: afterId, limit })}`),
   /** Ascending page of at most `limit` messages right before position `beforeSeq` (scrolling up). */
   historyBefore: (chatId, beforeSeq, limit = 50) =>
     request('GET', `/history/${chatId}${query({ before_seq: beforeSeq, limit })}`),

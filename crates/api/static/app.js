@@ -13,8 +13,8 @@ import { initNotifications } from './notify.js';
 import { Outbox } from './outbox.js';
 import { emit, forgetHeld, on, removeChat, resetState, restoreHeld, state, upsertChat } from './state.js';
 import {
-  deleteMessage, discardMessage, editMessage, fetchPresence, jumpToLatest, loadNewer, loadOlder, loadUntil,
-  markSeen, openConversation, retryMessage, sendMessage, sendTyping, startSync, stopSync, syncNow,
+  deleteMessage, discardMessage, editMessage, fetchPresence, jumpToLatest, loadMembers, loadNewer, loadOlder,
+  loadUntil, markSeen, openConversation, retryMessage, sendMessage, sendTyping, startSync, stopSync, syncNow,
 } from './sync.js';
 import { flushSeen } from './timeline.js';
 import { showError, toast } from './toast.js';
@@ -176,6 +176,7 @@ async function openChat(chatId, { focus = null, fromHistory = false } = {}) {
   emit('open');
   const chat = state.chats.get(chatId);
   if (chat.type === 'private') fetchPresence(chat.members?.find((m) => m.id !== state.me.id)?.id);
+  loadMembers(chatId); // a large group's names, for its messages
   await openConversation(chatId, focus);
 }
 
@@ -205,6 +206,8 @@ window.addEventListener('popstate', (event) => {
 
 function chatChanged(chat) {
   upsertChat(chat);
+  // Someone I added or removed: no frame tells me of it in a large group, so its list is fetched here.
+  if (chat.id === state.openChatId) loadMembers(chat.id);
 }
 
 function renderConnection() {

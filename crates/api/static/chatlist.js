@@ -6,7 +6,7 @@
 import { api } from './api.js';
 import { getDraft } from './drafts.js';
 import { updateBadge } from './notify.js';
-import { on, state, typingLabel } from './state.js';
+import { member, on, state, typingLabel } from './state.js';
 import { showError } from './toast.js';
 import { $, avatar, debounce, el, formatListTime, snippet } from './util.js';
 
@@ -22,6 +22,7 @@ export function initChatList(open) {
   on('typing', renderSoon);
   on('open', renderSoon);
   on('draft', renderSoon);
+  on('members', renderSoon); // a large group's names: the author of its last message
   const search = $('#chat-search');
   const runSearch = debounce(searchMessages, 300);
   search.addEventListener('input', () => {
@@ -82,7 +83,7 @@ function moveFocus(event) {
 function authorOf(chat, message) {
   if (message.sender_id === state.me?.id) return 'You';
   if (chat.type !== 'group') return '';
-  return chat.members?.find((m) => m.id === message.sender_id)?.name || '';
+  return member(chat, message.sender_id)?.name || '';
 }
 
 function preview(chat, active) {
@@ -149,7 +150,7 @@ function updateRow(row, chat, active, unread) {
   }
   const previewKey = [
     typingLabel(chat), active ? '' : getDraft(chat.id), last?.id, last?.version, last?.deleted, last?.text,
-    last?.sender_id, chat.members?.length,
+    last ? authorOf(chat, last) : '',
   ].join('\u0001');
   if (shown.preview !== previewKey) {
     parts.preview.replaceChildren(preview(chat, active));

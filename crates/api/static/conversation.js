@@ -3,10 +3,10 @@
 // edits, the length limit).
 
 import { getDraft, setDraft } from './drafts.js';
-import { conv, emit, on, state, typingLabel } from './state.js';
+import { conv, emit, memberCount, memberName, on, state, typingLabel } from './state.js';
 import {
-  applyMessages, applyPending, applyService, applyStatuses, closeTimeline, focusMessage, initTimeline, lastEditable,
-  nearTop, openTimeline, position, scrollToBottomSmooth, toBottom, updateJump,
+  applyMembers, applyMessages, applyPending, applyService, applyStatuses, closeTimeline, focusMessage, initTimeline,
+  lastEditable, nearTop, openTimeline, position, scrollToBottomSmooth, toBottom, updateJump,
 } from './timeline.js';
 import { toast } from './toast.js';
 import { $, avatar, charCount, debounce, lastSeenLabel, snippet } from './util.js';
@@ -69,6 +69,10 @@ export function initConversation(handlers) {
     if (chatId === state.openChatId) renderHistoryStatus(chatId);
   });
   on('statuses', applyStatuses);
+  on('members', (chatId) => {
+    applyMembers(chatId); // names of a large group's members, and who has read
+    applyStatuses(chatId);
+  });
   on('service', applyService);
   on('unread', (chatId) => chatId === state.openChatId && updateJump());
   on('position', (where) => {
@@ -168,7 +172,7 @@ function renderSubtitle(chat = state.chats.get(state.openChatId)) {
   let text;
   let presence = '';
   if (typing) text = typing;
-  else if (chat.type === 'group') text = `${chat.members?.length || 0} members`;
+  else if (chat.type === 'group') text = `${memberCount(chat)} members`;
   else {
     const known = state.presence.get(peerOf(chat));
     presence = known ? (known.online ? 'online' : 'offline') : '';
@@ -399,8 +403,7 @@ function startMode(kind, message) {
   const input = $('#composer-input');
   if (mode?.kind !== 'edit') saveDraftNow(); // what was typed stays the draft while editing
   mode = { kind, chatId: message.chat_id, message };
-  const chat = state.chats.get(message.chat_id);
-  const author = message.sender_id === state.me?.id ? 'You' : chat?.members?.find((m) => m.id === message.sender_id)?.name || 'Someone';
+  const author = memberName(message.chat_id, message.sender_id);
   $('#composer-context').hidden = false;
   $('#composer-context').dataset.mode = kind;
   $('#composer-context-title').textContent = kind === 'edit' ? 'Edit message' : `Reply to ${author}`;

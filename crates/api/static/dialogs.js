@@ -3,7 +3,8 @@
 // inside it (toast.js): the modal's backdrop would hide a toast.
 
 import { api } from './api.js';
-import { addServiceLines, state } from './state.js';
+import { addServiceLines, isPartial, memberCount, membersOf, on, state } from './state.js';
+import { loadMembers } from './sync.js';
 import { raiseToasts, showError } from './toast.js';
 import { $, avatar, debounce, el } from './util.js';
 
@@ -32,6 +33,7 @@ export function initDialogs(handlers) {
     $('#members-dialog').close();
     openUserDialog('add');
   });
+  on('members', rerenderMembers);
 }
 
 export function openUserDialog(nextMode) {
@@ -64,7 +66,8 @@ async function search() {
     const users = await api.searchUsers(q);
     if (seq !== searchSeq) return; // a newer search is under way
     const chat = state.chats.get(state.openChatId);
-    const shown = users.filter((u) => u.id !== state.me.id && !(mode === 'add' && chat?.members?.some((m) => m.id === u.id)));
+    const members = mode === 'add' ? membersOf(chat) : [];
+    const shown = users.filter((u) => u.id !== state.me.id && !members.some((m) => m.id === u.id));
     if (!shown.length) {
       results.replaceChildren(el('li', { class: 'empty-hint', text: 'Nobody found.' }));
       return;
@@ -152,18 +155,26 @@ export function openMembersDialog(chatId) {
   clearDialogError($('#members-dialog'));
   $('#members-dialog').showModal();
   raiseToasts();
+  loadMembers(chatId); // a large group's list (renders again when it arrives)
   api.chat(chatId).then((fresh) => {
     actions.chatChanged(fresh);
-    const now = state.chats.get(chatId);
-    if (now && $('#members-dialog').open) renderMembers(now);
+    rerenderMembers(chatId);
   }).catch(() => {});
+}
+
+/** Shows the members dialog again if it is open on the chat. */
+function rerenderMembers(chatId) {
+  const now = state.chats.get(chatId);
+  if (now && $('#members-dialog').open && $('#members-dialog').dataset.chatId === String(chatId)) renderMembers(now);
 }
 
 function renderMembers(chat) {
   const creator = chat.creator_id === state.me.id;
+  const members = membersOf(chat);
   $('#members-dialog').dataset.chatId = String(chat.id);
-  $('#members-dialog-title').textContent = `${chat.name}: ${chat.members.length} members`;
-  $('#members-list').replaceChildren(...chat.members.map((m) => el('li', { class: 'user-row static', 'data-testid': 'member', dataset: { userId: m.id } }, [
+  $('#members-dialog-title').textContent = `${chat.name}: ${memberCount(chat)} members`;
+  const loading = members.length < memberCount(chat) ? [el('li', { class: 'empty-hint', text: 'Loading members…' })] : [];
+  $('#members-list').replaceChildren(...members.map((m) => el('li', { class: 'user-row static', 'data-testid': 'member', dataset: { userId: m.id } }, [
     avatar(m.name, m.id),
     el('span', { class: 'user-row-text' }, [
       el('span', { class: 'user-row-name', dir: 'auto', text: m.id === state.me.id ? `${m.name} (you)` : m.name }),
@@ -175,7 +186,7 @@ function renderMembers(chat) {
         'aria-label': `Remove ${m.name} from the group`, text: 'Remove',
       })
       : null,
-  ])));
+  ])), ...loading);
   $('#members-add').hidden = !creator;
 }
 
@@ -183,7 +194,7 @@ function renderMembers(chat) {
 async function removeMember(userId) {
   const chatId = Number($('#members-dialog').dataset.chatId);
   const chat = state.chats.get(chatId);
-  const person = chat?.members?.find((m) => m.id === userId);
+  const person = membersOf(chat).find((m) => m.id === userId);
   if (!chat || !person) return;
   const choice = await confirmDialog({
     title: `Remove ${person.name}?`,
@@ -196,12 +207,17 @@ async function removeMember(userId) {
     await api.removeMember(chatId, userId);
     const now = state.chats.get(chatId);
     if (!now) return;
-    // Noted here, and the member list changed in place, so neither this nor the sync that follows
-    // finds a change of its own to note as "left".
-    now.members = now.members.filter((m) => m.id !== userId);
     now.former = { ...now.former, [userId]: person.name };
     addServiceLines(now, [{ userId, text: `You removed ${person.name}` }]);
-    actions.chatChanged({ ...now });
+    if (isPartial(now)) {
+      // A large group: no frame tells me how it is now, so ask (its list is fetched again then).
+      api.chat(chatId).then(actions.chatChanged, () => {});
+    } else {
+      // Noted here, and the member list changed in place, so neither this nor the sync that follows
+      // finds a change of its own to note as "left".
+      now.members = now.members.filter((m) => m.id !== userId);
+      actions.chatChanged({ ...now });
+    }
     if ($('#members-dialog').open) renderMembers(state.chats.get(chatId));
   } catch (error) {
     showError(error);

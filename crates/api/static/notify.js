@@ -2,7 +2,7 @@
 // count drawn on the favicon while the tab is hidden. Permission is asked only when the person
 // clicks the bell (browsers allow the question only on a user gesture).
 
-import { on, state } from './state.js';
+import { memberName, on, state } from './state.js';
 import { announce } from './toast.js';
 import { $, snippet } from './util.js';
 
@@ -41,7 +41,7 @@ export function initNotifications(open) {
   });
   on('incoming', ({ chat, message }) => {
     notify(chat, message);
-    const who = chat.members?.find((m) => m.id === message.sender_id)?.name || 'someone';
+    const who = memberName(chat.id, message.sender_id);
     announce(`New message from ${who}${chat.type === 'group' ? ` in ${chat.name}` : ''}: ${snippet(message.text, 200)}`);
   });
   baseIcon = drawIcon(0);
@@ -61,7 +61,7 @@ function notify(chat, message) {
   const now = Date.now();
   if (now - (lastRung.get(chat.id) || 0) < QUIET_MS) return;
   lastRung.set(chat.id, now);
-  const sender = chat.members?.find((m) => m.id === message.sender_id)?.name || 'Someone';
+  const sender = memberName(chat.id, message.sender_id);
   const title = chat.type === 'group' ? `${sender} in ${chat.name}` : sender;
   try {
     const note = new Notification(title, {

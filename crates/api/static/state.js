@@ -19,6 +19,9 @@ export const state = {
   // result); newer messages then load as the person scrolls down, not as they arrive.
   convs: new Map(),
   presence: new Map(), // user id -> { online, last_seen }
+  // chat id -> { members, count, epoch }: the whole member list of a group whose `members` holds only
+  // me (more than 100 members), fetched by sync.js; `count` and `epoch` tell it when it is out of date.
+  memberLists: new Map(),
   typing: new Map(), // chat id -> Map(user id -> expiry ms)
   outbox: new Outbox(),
   connection: 'connecting',
@@ -43,6 +46,7 @@ export function resetState() {
   state.convs.clear();
   state.typing.clear();
   state.presence.clear();
+  state.memberLists.clear();
   state.outbox.unload();
 }
 
@@ -80,7 +84,7 @@ export function mergeSummary(summary) {
     state.chats.set(summary.id, summary);
     return summary;
   }
-  noteMemberChanges(old, summary.members);
+  noteMemberChanges(old, summary);
   const localIsNewer = seqOf(old.last_message) > seqOf(summary.last_message);
   for (const m of summary.members || []) {
     const pointer = member(old, m.id)?.last_read_message_id ?? 0;
@@ -97,7 +101,7 @@ export function mergeSummary(summary) {
 /** Merges a Chat (members, name, creator) into the summary we hold, or adds it. */
 export function upsertChat(chat) {
   const old = state.chats.get(chat.id);
-  if (old) noteMemberChanges(old, chat.members);
+  if (old) noteMemberChanges(old, chat);
   const merged = { last_message: null, unread_count: 0, readAllUpTo: 0, ...old, ...chat };
   state.chats.set(chat.id, merged);
   if (!state.order.includes(chat.id)) state.order.unshift(chat.id);
@@ -109,6 +113,7 @@ export function removeChat(chatId) {
   state.chats.delete(chatId);
   state.convs.delete(chatId);
   state.versions.delete(chatId);
+  state.memberLists.delete(chatId);
   state.order = state.order.filter((id) => id !== chatId);
   emit('chats');
 }
@@ -223,14 +228,16 @@ export function reachesEnd(chatId) {
 // The server keeps no such messages: the client writes them when a chat's member list it holds
 // changes (after `chat_updated` and POST /sync, or a dialog's GET /chats/{id}), placed after the
 // newest message known then. They are kept with the chat summary, so a reload keeps them too.
+// A large group's `members` holds only me: comparing it would invent departures, so no lines there.
 
 const SERVICE_KEPT = 50;
 let serviceCounter = 0;
 
-function noteMemberChanges(chat, members) {
-  if (!Array.isArray(chat.members) || !Array.isArray(members) || chat.type !== 'group') return;
+function noteMemberChanges(chat, next) {
+  if (!Array.isArray(chat.members) || !Array.isArray(next.members) || chat.type !== 'group') return;
+  if (isPartial(chat) || isPartial(next)) return;
   const before = new Map(chat.members.map((m) => [m.id, m]));
-  const after = new Map(members.map((m) => [m.id, m]));
+  const after = new Map(next.members.map((m) => [m.id, m]));
   const lines = [];
   for (const [id, m] of after) if (!before.has(id)) lines.push({ userId: id, text: `${id === state.me?.id ? 'You' : m.name} joined` });
   for (const [id, m] of before) {
@@ -252,8 +259,25 @@ export function addServiceLines(chat, lines) {
   emit('service', chat.id);
 }
 
+// ---- members --------------------------------------------------------------------------------
+
+/** Whether the chat's `members` is only part of it (a group of more than 100 lists only me). */
+export const isPartial = (chat) => Boolean(chat) && (chat.members?.length ?? 0) < (chat.member_count ?? 0);
+
+/** How many members the chat has (`member_count`; a summary kept from an older server lacks it). */
+export const memberCount = (chat) => chat?.member_count ?? chat?.members?.length ?? 0;
+
+/** The members known: a large group's whole list once sync.js has fetched it, else `members`. */
+export function membersOf(chat) {
+  if (!isPartial(chat)) return chat?.members || [];
+  return state.memberLists.get(chat.id)?.members || chat.members || [];
+}
+
+/** A member (with read pointer): `members` first, where mine is kept current, then the whole list. */
 export function member(chat, userId) {
-  return chat?.members?.find((m) => m.id === userId);
+  const inline = chat?.members?.find((m) => m.id === userId);
+  if (inline || !isPartial(chat)) return inline;
+  return state.memberLists.get(chat.id)?.members.find((m) => m.id === userId);
 }
 
 export function memberName(chatId, userId) {
@@ -262,7 +286,7 @@ export function memberName(chatId, userId) {
   return member(chat, userId)?.name || chat?.former?.[userId] || 'Someone';
 }
 
-const others = (chat) => (chat?.members || []).filter((m) => m.id !== state.me?.id);
+const others = (chat) => membersOf(chat).filter((m) => m.id !== state.me?.id);
 
 /** Two ticks: the server says read, a read_all covered it, or every other member's pointer passed it. */
 export function isReadByAll(chat, message) {
@@ -284,8 +308,10 @@ export function myReadPointer(chat) {
 }
 
 export function setReadPointer(chat, userId, messageId) {
-  const m = member(chat, userId);
-  if (m && (m.last_read_message_id ?? 0) < messageId) m.last_read_message_id = messageId;
+  const listed = state.memberLists.get(chat?.id)?.members.find((m) => m.id === userId);
+  for (const m of [chat?.members?.find((x) => x.id === userId), listed]) {
+    if (m && (m.last_read_message_id ?? 0) < messageId) m.last_read_message_id = messageId;
+  }
 }
 
 export function typingNames(chatId) {

@@ -12,12 +12,13 @@
 //
 // This module changes the model (state.js) and says what changed with `emit`: 'messages' (messages
 // of a chat added or changed), 'pending' (its queued messages), 'statuses' (read pointers),
-// 'conv-status' (loading), 'position' (where to show an opened chat), 'chats' (the list). The views
-// update just that: nothing here redraws a whole conversation.
+// 'conv-status' (loading), 'position' (where to show an opened chat), 'chats' (the list), 'members'
+// (a large group's member list arrived). The views update just that: nothing here redraws a whole
+// conversation.
 
 import { NEWEST, api, friendlyMessage, token } from './api.js';
 import {
-  conv, emit, knownLastSeq, mergeSummary, myReadPointer, noteLastMessage, reachesEnd, removeChat, saveHeld,
+  conv, emit, isPartial, knownLastSeq, mergeSummary, myReadPointer, noteLastMessage, reachesEnd, removeChat, saveHeld,
   setReadPointer, sortChats, startContig, state, upsertMessages,
 } from './state.js';
 import { Realtime } from './socket.js';
@@ -142,7 +143,9 @@ function afterSync() {
   if (!state.me) return;
   // Conversations that know of a seq they do not hold (a hole left by a dropped frame, say).
   for (const chatId of state.convs.keys()) checkGap(chatId);
-  if (state.openChatId) emit('statuses', state.openChatId);
+  if (!state.openChatId) return;
+  emit('statuses', state.openChatId);
+  loadMembers(state.openChatId); // a large group's list, when it changed
 }
 
 function retrySyncLater(error) {
@@ -568,6 +571,79 @@ function resendDue() {
   for (const item of state.outbox.pending()) if (!item.retryAt || now >= item.retryAt) transmit(item);
 }
 
+// ---- a large group's members ------------------------------------------------------------------
+// A chat of more than 100 members comes with only me in `members` (and the total in `member_count`),
+// so its other members' names come from GET /chats/{id}/members: fetched page by page when they are
+// wanted (the chat opens, its members dialog shows), kept in state.memberLists, and fetched again once
+// the group changed (a `chat_updated` frame, or a sync answer with another member count). Emits
+// 'members' with the chat id when a list arrived.
+
+const MEMBERS_PAGE = 1000; // the route's largest page
+const MEMBER_TRIES = 3; // fetches of one load while the group keeps changing under it
+
+const memberLoads = new Map(); // chat id -> the load in flight
+const memberEpochs = new Map(); // chat id -> how many changes of its members frames announced
+
+const epochOf = (chatId) => memberEpochs.get(chatId) ?? 0;
+
+/** A `chat_updated` frame: whatever list is held for the chat may be out of date. */
+function membersChanged(chatId) {
+  memberEpochs.set(chatId, epochOf(chatId) + 1);
+}
+
+/** Whether the held list is as long as the chat says and no change was announced since its fetch. */
+function isCurrent(chat) {
+  const held = state.memberLists.get(chat.id);
+  return Boolean(held) && held.epoch === epochOf(chat.id) && held.count === chat.member_count;
+}
+
+/**
+ * Fetches a large group's member list unless the one held is current; resolves when done (never
+ * rejects: on a failure the list held stays, and the next call tries again).
+ */
+export function loadMembers(chatId) {
+  const chat = state.chats.get(chatId);
+  if (!isPartial(chat) || isCurrent(chat)) return Promise.resolve();
+  if (!memberLoads.has(chatId)) {
+    memberLoads.set(chatId, loadMemberList(chatId).catch(() => {}).finally(() => memberLoads.delete(chatId)));
+  }
+  return memberLoads.get(chatId);
+}
+
+async function loadMemberList(chatId) {
+  const mine = session;
+  for (let i = 0; i < MEMBER_TRIES; i += 1) {
+    const epoch = epochOf(chatId);
+    const members = await fetchAllMembers(chatId);
+    const chat = state.chats.get(chatId);
+    if (mine !== session || !chat) return; // signed out, or no longer a member
+    keepMembers(chat, members, epoch);
+    // A change announced while it was fetched may not be in it: once more (it is shown meanwhile).
+    if (epoch === epochOf(chatId)) return;
+  }
+}
+
+/** Every member, by user id ascending, a page at a time. */
+async function fetchAllMembers(chatId) {
+  const all = [];
+  for (;;) {
+    const page = await api.members(chatId, all.at(-1)?.id, MEMBERS_PAGE);
+    all.push(...page);
+    if (page.length < MEMBERS_PAGE) return all;
+  }
+}
+
+/** Holds a fetched list; members it no longer has keep their name on their messages. */
+function keepMembers(chat, members, epoch) {
+  const previous = state.memberLists.get(chat.id)?.members || [];
+  const now = new Set(members.map((m) => m.id));
+  for (const gone of previous.filter((m) => !now.has(m.id))) {
+    chat.former = { ...chat.former, [gone.id]: gone.name };
+  }
+  state.memberLists.set(chat.id, { members, count: members.length, epoch });
+  emit('members', chat.id);
+}
+
 // ---- presence -------------------------------------------------------------------------------
 
 /** Asks the server whether a person is online (and since when not); presence frames keep it current. */
@@ -730,7 +806,8 @@ const handlers = {
   },
 
   /** Somebody joined or left one of my chats, or I was added to (or removed from) one. */
-  chat_updated() {
+  chat_updated(frame) {
+    membersChanged(frame.chat_id);
     syncSoon();
   },
 

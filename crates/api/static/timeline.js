@@ -14,7 +14,7 @@
 // reported as read when the tab is visible. (An IntersectionObserver on every unread row costed
 // tens of milliseconds a frame with thousands of them loaded.)
 
-import { conv, isReadByAll, myReadPointer, readersOf, state } from './state.js';
+import { conv, isReadByAll, memberName, myReadPointer, readersOf, state } from './state.js';
 import { $, dayKey, el, formatDay, formatFull, formatTime, frameTask, joinNames, linkify, snippet } from './util.js';
 
 const GROUP_WINDOW_MS = 5 * 60_000;
@@ -140,9 +140,12 @@ export function icon(path) {
 
 const chatOf = () => state.chats.get(view?.chatId);
 
-function authorName(chat, userId) {
-  if (userId === me()) return 'You';
-  return chat?.members?.find((m) => m.id === userId)?.name || chat?.former?.[userId] || 'Someone';
+const authorName = (chat, userId) => memberName(chat?.id, userId);
+
+/** The names a message's row shows: its author's, and that of the message it replies to. */
+function namesIn(chat, message) {
+  const original = message.reply_to ? state.convs.get(view.chatId)?.byId.get(message.reply_to) : null;
+  return `${authorName(chat, message.sender_id)}\u0001${original ? authorName(chat, original.sender_id) : ''}`;
 }
 
 /** One tick when the server stored it, two when everyone else has read it. */
@@ -198,6 +201,7 @@ function buildNode(row) {
   row.status = status;
   row.readers = chat.type === 'group' && own && !message.pending ? readersOf(chat, message).join(',') : '';
   const author = authorName(chat, message.sender_id);
+  row.names = namesIn(chat, message);
   const deleted = Boolean(message.deleted);
   const bubble = el('div', { class: 'bubble' }, [
     chat.type === 'group' && !own
@@ -480,6 +484,13 @@ export function applyMessages({ chatId, added, changed }) {
   else if (stick) followBottom();
   updateJump();
   flushSeen();
+}
+
+/** A large group's member list arrived: rows that showed "Someone" (or an old name) show the name. */
+export function applyMembers(chatId) {
+  if (!view || view.chatId !== chatId) return;
+  const chat = chatOf();
+  for (const row of view.rows) if (isBubble(row) && row.names !== namesIn(chat, row.message)) rebuild(row);
 }
 
 /** Rows quoting a message show it again (it loaded, or it was edited or deleted). */
