@@ -80,7 +80,7 @@ fi
 # nobody (else 10,000 members connecting send each other 50 million presence frames; see BENCHMARKS.md).
 if want biggroup; then
   for _ in $(seq "$RUNS"); do
-    stop_all; start 18080 PRESENCE_OFFLINE_GRACE_SECS=86400; export SERVER_PID=${pids[0]}
+    stop_all; start 18080; export SERVER_PID=${pids[0]}
     ONLY=biggroup RUNS=1 bash crates/loadgen/bench.sh
   done
 fi

@@ -42,10 +42,9 @@ want idle && bench idle --users 400 --group-size 4 --rate 2000 --warmup 5 --dura
   --idle 10000 --source-ips 127.0.0.2,127.0.0.3,127.0.0.4 "${pid_args[@]}"
 # h. one group of 10,000 members, every member connected (8 source addresses: 10,000 members + senders
 #    fit in one, but keep the port range free for others); a few senders at fixed total rates, one phase
-#    each; delivery latency over every delivery. Needs a server started with a presence grace longer
-#    than the run (bench/run.sh does) for --prewarm-presence.
+#    each; delivery latency over every delivery.
 want biggroup && bench biggroup biggroup --members "${BIGGROUP_MEMBERS:-10000}" --rates "${BIGGROUP_RATES:-2,5,10,20}" \
-  --senders 4 --warmup 2 --duration 10 --threads 2 --prewarm-presence --source-ips 127.0.0.2,127.0.0.3 "${pid_args[@]}"
+  --senders 4 --warmup 2 --duration 10 --threads 2 --source-ips 127.0.0.2,127.0.0.3 "${pid_args[@]}"
 # i. 100,000 idle connections beside (b): ~28,000 ephemeral ports per source address, so 8 of them.
 want idle100k && bench idle100k --users 400 --group-size 4 --rate 2000 --warmup 5 --duration 30 \
   --idle 100000 --idle-users 100 --connect-concurrency 128 \

@@ -288,11 +288,6 @@ pub struct BigGroupArgs {
     /// Seconds to wait after a phase for outstanding deliveries.
     #[arg(long, default_value_t = 10.0)]
     pub drain: f64,
-    /// Connect every user once before the group exists, so that connecting later tells nobody (needs a
-    /// server with `PRESENCE_OFFLINE_GRACE_SECS` longer than the run); without it every member coming
-    /// online is told to every member already connected, 50 million presence frames for 10,000.
-    #[arg(long)]
-    pub prewarm_presence: bool,
     /// After connecting, wait until no presence or membership frame came for this many seconds.
     #[arg(long, default_value_t = 2.0)]
     pub quiet: f64,

@@ -4,12 +4,11 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use futures_util::{StreamExt, TryStreamExt, stream};
+use futures_util::{StreamExt, stream};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::setup::{Api, User, register_users};
-use crate::ws_client::Connector;
 
 /// Users registered per progress line.
 const CHUNK: usize = 1000;
@@ -30,22 +29,6 @@ pub async fn register(api: &Api, prefix: &str, count: usize, concurrency: usize)
         eprintln!("setup: {} / {count} users registered ({:.0} s)", users.len(), started.elapsed().as_secs_f64());
     }
     Ok(users)
-}
-
-/// Connects every user once and closes again, while they are in no chat: their coming online tells
-/// nobody. With a presence grace longer than the run (`PRESENCE_OFFLINE_GRACE_SECS`), the server still
-/// counts them online when they connect as members later, and sends no presence frame to the group.
-pub async fn prewarm_presence(connector: &Connector, users: &[User], concurrency: usize) -> Result<()> {
-    stream::iter(users)
-        .map(|user| async move {
-            let mut ws = connector.connect(&user.token, 1024).await?;
-            ws.close(None).await.context("closing a prewarm connection")?;
-            Ok::<_, anyhow::Error>(())
-        })
-        .buffer_unordered(concurrency.max(1))
-        .try_collect::<()>()
-        .await
-        .context("prewarming presence")
 }
 
 /// Creates the group with `users[0]` as creator and the next `initial - 1` users as members, then adds

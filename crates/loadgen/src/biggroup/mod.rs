@@ -44,14 +44,6 @@ pub async fn run(args: &BigGroupArgs) -> Result<BigGroupReport> {
     let t = StdInstant::now();
     let users = members::register(&api, &prefix, args.members, args.setup_concurrency).await?;
     let register_s = t.elapsed().as_secs_f64();
-    let prewarm_s = if args.prewarm_presence {
-        eprintln!("setup: connecting everyone once before the group exists (presence prewarm)…");
-        let t = StdInstant::now();
-        members::prewarm_presence(&connector, &users, args.connect_concurrency).await?;
-        Some(t.elapsed().as_secs_f64())
-    } else {
-        None
-    };
     let t = StdInstant::now();
     let chat_id = members::create_group(&api, &users, args.initial_members, args.add_concurrency).await?;
     let group_s = t.elapsed().as_secs_f64();
@@ -68,7 +60,6 @@ pub async fn run(args: &BigGroupArgs) -> Result<BigGroupReport> {
         members: users.len(),
         initial_members: args.initial_members.min(users.len()),
         register_s,
-        prewarm_s,
         group_s,
         connect_s,
         settle_s: t.elapsed().as_secs_f64(),

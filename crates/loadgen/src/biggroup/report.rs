@@ -10,7 +10,6 @@ pub struct SetupReport {
     pub members: usize,
     pub initial_members: usize,
     pub register_s: f64,
-    pub prewarm_s: Option<f64>,
     pub group_s: f64,
     pub connect_s: f64,
     /// From the last connection until no presence or membership frame arrived for the quiet period.
